@@ -1,0 +1,212 @@
+"""Top-K ranking metrics over the full catalogue, one value per user, and bootstrap intervals.
+
+Conventions shared by every metric (DESIGN §3):
+
+* ``scores`` is a floating tensor ``[n_users, n_items]``; ``relevant`` and ``exclude`` are bool masks of the
+  same shape. Relevance is binary. Ranking is over all items (never sampled negatives).
+* Excluded items can never be ranked: they are placed after every non-excluded item (as if scored
+  below ``-inf``). An item may not be both relevant and excluded (``ValueError``): in our protocol the
+  held-out items are never training items, so an overlap means a bug upstream.
+* Ties are broken deterministically by item index: among equal scores the lower item index ranks first
+  (a stable descending sort, on CPU and GPU alike).
+* ``k`` larger than ``n_items`` is clamped to ``n_items`` (the whole catalogue is the top-K list).
+* Every row needs at least one relevant item; results are float tensors ``[n_users]`` on the device of
+  ``scores`` (float32, or float64 for float64 scores).
+"""
+
+import numbers
+
+import numpy as np
+import torch
+
+__all__ = [
+    "top_k_hits", "recall_at_k", "ndcg_at_k", "hit_at_k", "mrr_at_k", "evaluate",
+    "bootstrap_ci", "paired_bootstrap_ci",
+]
+
+
+def _check_k(k):
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k <= 0:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    return int(k)
+
+
+def _check_mask(name, mask, scores):
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"{name} must be a bool tensor, got {got}")
+    if mask.shape != scores.shape:
+        raise ValueError(f"{name} must have the shape of scores {tuple(scores.shape)}, "
+                         f"got {tuple(mask.shape)}")
+    return mask.to(scores.device)
+
+
+def _validate(scores, relevant, k, exclude):
+    """Check the inputs; return ``(k clamped to n_items, relevant, exclude)`` on ``scores.device``."""
+    k = _check_k(k)
+    if not isinstance(scores, torch.Tensor) or not scores.is_floating_point() or scores.dim() != 2:
+        got = (f"{scores.dtype} tensor of shape {tuple(scores.shape)}" if isinstance(scores, torch.Tensor)
+               else type(scores).__name__)
+        raise ValueError(f"scores must be a 2-D floating tensor [n_users, n_items], got {got}")
+    if scores.shape[0] == 0 or scores.shape[1] == 0:
+        raise ValueError(f"scores must have at least one user and one item, got shape {tuple(scores.shape)}")
+    n_nan = int(torch.isnan(scores).sum())
+    if n_nan:
+        raise ValueError(f"scores contain {n_nan} NaN value(s); expected no NaN")
+    relevant = _check_mask("relevant", relevant, scores)
+    empty = (~relevant.any(dim=1)).nonzero().flatten().tolist()
+    if empty:
+        raise ValueError(f"every user needs at least one relevant item; {len(empty)} row(s) have none, "
+                         f"e.g. row index {empty[:5]}")
+    if exclude is None:
+        exclude = torch.zeros_like(relevant)
+    else:
+        exclude = _check_mask("exclude", exclude, scores)
+        n_overlap = int((relevant & exclude).sum())
+        if n_overlap:
+            raise ValueError(f"relevant and exclude overlap at {n_overlap} position(s); "
+                             "an excluded item cannot be relevant")
+    return min(k, scores.shape[1]), relevant, exclude
+
+
+def _ranked_hits(scores, relevant, k, exclude):
+    # Lexicographic order by (not excluded, score desc, item index asc) via two stable sorts.
+    order = torch.sort(scores, dim=1, descending=True, stable=True).indices
+    order = order.gather(1, torch.sort(exclude.gather(1, order).to(torch.uint8), dim=1, stable=True).indices)
+    return relevant.gather(1, order[:, :k])
+
+
+def top_k_hits(scores, relevant, k, exclude=None):
+    """Relevance of each of the top-``k`` ranked items: bool ``[n_users, min(k, n_items)]``.
+
+    ``out[u, r]`` is True when the item at rank ``r + 1`` for user ``u`` is relevant. Validates the inputs
+    (see the module docstring); every metric below is a short formula over this matrix.
+    """
+    k, relevant, exclude = _validate(scores, relevant, k, exclude)
+    return _ranked_hits(scores, relevant, k, exclude)
+
+
+def _dtype(scores):
+    return torch.promote_types(scores.dtype, torch.float32)
+
+
+def _discounts(k, scores):
+    """``1 / log2(rank + 1)`` for ranks 1..k: float ``[k]``."""
+    ranks = torch.arange(1, k + 1, device=scores.device, dtype=_dtype(scores))
+    return 1.0 / torch.log2(ranks + 1)
+
+
+def _recall(hits, n_rel, scores):
+    return hits.sum(dim=1).to(_dtype(scores)) / n_rel
+
+
+def _ndcg(hits, n_rel, scores):
+    disc = _discounts(hits.shape[1], scores)
+    dcg = (hits * disc).sum(dim=1)
+    ideal = torch.cumsum(disc, dim=0)[n_rel.clamp(max=hits.shape[1]) - 1]  # IDCG over min(K, |rel|)
+    return dcg / ideal
+
+
+def _hit(hits, scores):
+    return hits.any(dim=1).to(_dtype(scores))
+
+
+def _mrr(hits, scores):
+    ranks = torch.arange(1, hits.shape[1] + 1, device=scores.device, dtype=_dtype(scores))
+    return (hits / ranks).amax(dim=1)  # reciprocal rank of the first hit, 0 when none
+
+
+def _n_relevant(relevant, scores):
+    return relevant.to(scores.device).sum(dim=1)
+
+
+def recall_at_k(scores, relevant, k, exclude=None):
+    """Recall@K: relevant items in the top K / all relevant items of the user. Float ``[n_users]``.
+
+    The denominator is ``|relevant|`` (RecBole's definition), so Recall@K < 1 whenever ``|relevant| > K``.
+    """
+    return _recall(top_k_hits(scores, relevant, k, exclude), _n_relevant(relevant, scores), scores)
+
+
+def ndcg_at_k(scores, relevant, k, exclude=None):
+    """NDCG@K with binary gains: DCG = sum of ``1 / log2(rank + 1)`` over relevant items in the top K,
+    divided by the ideal DCG over ``min(K, |relevant|)`` positions. Float ``[n_users]``."""
+    return _ndcg(top_k_hits(scores, relevant, k, exclude), _n_relevant(relevant, scores), scores)
+
+
+def hit_at_k(scores, relevant, k, exclude=None):
+    """Hit@K: 1 if any relevant item is in the top K, else 0. Float ``[n_users]``."""
+    return _hit(top_k_hits(scores, relevant, k, exclude), scores)
+
+
+def mrr_at_k(scores, relevant, k, exclude=None):
+    """MRR@K: 1 / rank of the first relevant item in the top K, 0 if there is none. Float ``[n_users]``."""
+    return _mrr(top_k_hits(scores, relevant, k, exclude), scores)
+
+
+def evaluate(scores, relevant, k=10, exclude=None):
+    """Mean over users of all four metrics: ``{"ndcg@k", "recall@k", "hit@k", "mrr@k"}`` as floats.
+
+    The keys use the ``k`` given (not the clamped one); the ranking is computed once.
+    """
+    hits = top_k_hits(scores, relevant, k, exclude)
+    n_rel = _n_relevant(relevant, scores)
+    per_user = {
+        f"ndcg@{k}": _ndcg(hits, n_rel, scores),
+        f"recall@{k}": _recall(hits, n_rel, scores),
+        f"hit@{k}": _hit(hits, scores),
+        f"mrr@{k}": _mrr(hits, scores),
+    }
+    return {name: values.mean().item() for name, values in per_user.items()}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Bootstrap confidence intervals over users
+
+
+def _as_1d(name, x):
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of per-user values, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return x
+
+
+def _bootstrap_mean(x, n_resamples, confidence, seed, chunk=1000):
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, numbers.Integral) or n_resamples <= 0:
+        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+    if not (isinstance(confidence, numbers.Real) and 0 < confidence < 1):
+        raise ValueError(f"confidence must be in the open interval (0, 1), got {confidence!r}")
+    rng = np.random.default_rng(seed)
+    n = x.size
+    means = np.concatenate([  # resample users with replacement, in chunks to bound memory
+        x[rng.integers(0, n, size=(min(chunk, n_resamples - start), n))].mean(axis=1)
+        for start in range(0, n_resamples, chunk)
+    ])
+    alpha = 1.0 - confidence
+    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return float(x.mean()), float(low), float(high)
+
+
+def bootstrap_ci(a, n_resamples=10_000, confidence=0.95, seed=0):
+    """Percentile bootstrap interval of the mean of per-user values ``a`` (``[n_users]``).
+
+    Returns ``(mean, low, high)`` as floats; users are resampled with replacement, seeded by ``seed``.
+    """
+    return _bootstrap_mean(_as_1d("a", a), n_resamples, confidence, seed)
+
+
+def paired_bootstrap_ci(a, b, n_resamples=10_000, confidence=0.95, seed=0):
+    """Paired percentile bootstrap interval of ``mean(a - b)``; ``a``, ``b`` are ``[n_users]`` values of
+    two systems on the same users (same order).
+
+    Returns ``(mean_diff, low, high)`` as floats. Resampling users (not a and b separately) keeps the
+    pairing, so per-user difficulty cancels and the interval is narrower than an unpaired one.
+    """
+    a, b = _as_1d("a", a), _as_1d("b", b)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same length (paired users), got {a.size} and {b.size}")
+    return _bootstrap_mean(a - b, n_resamples, confidence, seed)
