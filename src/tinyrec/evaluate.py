@@ -32,12 +32,7 @@ def per_user(model, split, part="test", k=10):
     """Per-user metrics on ``part``: dict of float tensors ``[n_users]`` for ndcg, recall, hit, mrr @k."""
     scores = score_all(model, split)
     relevant = split.mask(part, scores.device)
-    exclude = seen_items(split, part, scores.device)
-    return {
-        f"{name}@{k}": fn(scores, relevant, k, exclude=exclude)
-        for name, fn in [("ndcg", metrics.ndcg_at_k), ("recall", metrics.recall_at_k),
-                         ("hit", metrics.hit_at_k), ("mrr", metrics.mrr_at_k)]
-    }
+    return metrics.all_at_k(scores, relevant, k, exclude=seen_items(split, part, scores.device))
 
 
 def evaluate(model, split, part="test", k=10):

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 __all__ = [
-    "top_k_hits", "recall_at_k", "ndcg_at_k", "hit_at_k", "mrr_at_k", "evaluate",
+    "top_k_hits", "recall_at_k", "ndcg_at_k", "hit_at_k", "mrr_at_k", "all_at_k", "evaluate",
     "bootstrap_ci", "paired_bootstrap_ci",
 ]
 
@@ -70,10 +70,22 @@ def _validate(scores, relevant, k, exclude):
 
 
 def _ranked_hits(scores, relevant, k, exclude):
-    # Lexicographic order by (not excluded, score desc, item index asc) via two stable sorts.
-    order = torch.sort(scores, dim=1, descending=True, stable=True).indices
-    order = order.gather(1, torch.sort(exclude.gather(1, order).to(torch.uint8), dim=1, stable=True).indices)
-    return relevant.gather(1, order[:, :k])
+    # Order by (not excluded, score desc, item index asc) without sorting whole rows: torch.topk finds
+    # the k-th best value; the items above it plus, in index order, just enough items tied with it
+    # make exactly k per row; only those k are then sorted (stable, so ties stay in index order).
+    floor = torch.finfo(scores.dtype).min
+    key = scores.clamp(min=floor).masked_fill(exclude, float("-inf"))  # a real -inf still beats excluded
+    kth = key.topk(k, dim=1).values[:, -1:]
+    above = key > kth
+    tied = key == kth
+    chosen = above | tied
+    crowded = (chosen.sum(dim=1) > k).nonzero().flatten()  # rows with more ties than places left
+    if len(crowded):
+        room = k - above[crowded].sum(dim=1, keepdim=True)
+        chosen[crowded] = above[crowded] | (tied[crowded] & (tied[crowded].cumsum(dim=1) <= room))
+    items = chosen.nonzero()[:, 1].reshape(-1, k)  # row-major: ascending item index within each row
+    order = items.gather(1, key.gather(1, items).sort(dim=1, descending=True, stable=True).indices)
+    return relevant.gather(1, order)
 
 
 def top_k_hits(scores, relevant, k, exclude=None):
@@ -144,20 +156,22 @@ def mrr_at_k(scores, relevant, k, exclude=None):
     return _mrr(top_k_hits(scores, relevant, k, exclude), scores)
 
 
-def evaluate(scores, relevant, k=10, exclude=None):
-    """Mean over users of all four metrics: ``{"ndcg@k", "recall@k", "hit@k", "mrr@k"}`` as floats.
-
-    The keys use the ``k`` given (not the clamped one); the ranking is computed once.
-    """
+def all_at_k(scores, relevant, k=10, exclude=None):
+    """All four metrics per user from one ranking: ``{"ndcg@k", "recall@k", "hit@k", "mrr@k"}``,
+    each a float tensor ``[n_users]``. The keys use the ``k`` given (not the clamped one)."""
     hits = top_k_hits(scores, relevant, k, exclude)
     n_rel = _n_relevant(relevant, scores)
-    per_user = {
+    return {
         f"ndcg@{k}": _ndcg(hits, n_rel, scores),
         f"recall@{k}": _recall(hits, n_rel, scores),
         f"hit@{k}": _hit(hits, scores),
         f"mrr@{k}": _mrr(hits, scores),
     }
-    return {name: values.mean().item() for name, values in per_user.items()}
+
+
+def evaluate(scores, relevant, k=10, exclude=None):
+    """Mean over users of :func:`all_at_k`: ``{"ndcg@k", "recall@k", "hit@k", "mrr@k"}`` as floats."""
+    return {name: values.mean().item() for name, values in all_at_k(scores, relevant, k, exclude).items()}
 
 
 # ----------------------------------------------------------------------------------------------------------

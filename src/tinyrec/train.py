@@ -54,7 +54,7 @@ def sample_negatives(users, positives, generator=None):
     return items
 
 
-def train_bpr(split, dim=64, lr=1e-3, weight_decay=0.0, batch_size=2048, max_epochs=300, patience=10, seed=None,
+def train_bpr(split, dim=64, lr=1e-3, weight_decay=1e-5, batch_size=2048, max_epochs=300, patience=10, seed=None,
               device=None, progress=True):
     """Train :class:`~tinyrec.models.BPRMF` with early stopping on validation NDCG@10.
 

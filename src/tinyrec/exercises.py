@@ -1,0 +1,328 @@
+"""Exercises: the student-notebook generator, the two editions of the book, and the checks.
+
+**One source per exercise.** ``solutions/<name>.ipynb`` holds the exercise *with* its answers, between
+nbgrader's markers (so an instructor can also feed it to nbgrader):
+
+* in a code cell, the lines ``### BEGIN SOLUTION`` ... ``### END SOLUTION``; the cell must carry the tag
+  ``hide-input`` so that the learner edition shows it as a collapsed "Show code cell source" toggle;
+* in a markdown cell, the lines ``<!-- BEGIN SOLUTION -->`` ... ``<!-- END SOLUTION -->`` (HTML
+  comments: invisible in the rendered page; nbgrader matches them too). Wrap the answer in a
+  ``:::{admonition} Answer`` / ``:class: dropdown`` block so the learner edition collapses it;
+* a cell tagged ``solution-only`` (e.g. notes for instructors) is left out of the student version.
+
+``make exercises`` (``python -m tinyrec.exercises solutions notebooks``) writes the student version
+``notebooks/<name>.ipynb``: each code region becomes ``raise NotImplementedError("Exercise: ...")`` at the
+marker's indentation (the ``def`` line and docstring around it stay), each markdown region becomes
+"*Write your answer here.*", outputs are cleared, cell metadata keeps only the tags, and a header cell
+(tagged ``remove-cell``, so hidden in the HTML) says where the file comes from. The output is a pure
+function of the source, byte for byte, so :func:`stale_notebooks` can tell when it is out of date.
+A student notebook records its source in ``metadata.tinyrec.generated_from``.
+
+**Which runner executes what.** A student notebook stops at its first ``raise NotImplementedError``
+by design, so nothing executes it: ``pytest --nbval-lax notebooks solutions`` skips it (the project's
+``conftest.py`` asks :func:`is_student_notebook`) and runs the solution, whose checks must pass; the
+course edition of the book renders it unexecuted. The unit tests check that it is up to date, free of
+solution code and valid Python.
+
+**Two editions of the book** (DESIGN §6). The learner edition (``make book``, ``_build/html``) is the
+project's ``_toc.yml``: its exercise pages are the executed solution notebooks, answers collapsed.
+The course edition (``make book EDITION=course``, ``_build/course/_build/html``) is built from the
+files :func:`course_edition` writes: the same table of contents with every ``solutions/X`` replaced by
+``notebooks/X``, and the same configuration with those notebooks excluded from execution. No solution
+notebook is in it, so neither its HTML nor its download buttons contain solution code.
+"""
+
+import copy
+import math
+import numbers
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import torch
+import yaml
+
+from tinyrec.metrics import ndcg_at_k
+
+__all__ = ["student_notebook", "generate", "stale_notebooks", "is_student_notebook", "course_edition",
+           "check_ndcg"]
+
+MARKERS = {  # cell type -> (begin, end); a line containing "BEGIN/END SOLUTION" must be exactly one of these
+    "code": ("### BEGIN SOLUTION", "### END SOLUTION"),
+    "markdown": ("<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"),
+}
+STUBS = {
+    "code": 'raise NotImplementedError("Exercise: replace this line with your solution")',
+    "markdown": "*Write your answer here.*",
+}
+SOLUTION_ONLY, HIDE_INPUT = "solution-only", "hide-input"
+KERNEL_METADATA = {
+    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+    "language_info": {"name": "python"},
+}
+
+
+def _strip_solutions(cell, where):
+    """The cell's source with each solution region replaced by its stub, at the marker's indentation."""
+    if cell.cell_type not in MARKERS:
+        if "BEGIN SOLUTION" in cell.source or "END SOLUTION" in cell.source:
+            raise ValueError(f"{where}: solution markers are allowed only in code and markdown cells")
+        return cell.source
+    begin, end = MARKERS[cell.cell_type]
+    lines, inside, has_solution = [], False, False
+    for number, line in enumerate(cell.source.split("\n"), start=1):
+        marker = line.strip()
+        if marker == begin and not inside:
+            inside = has_solution = True
+            lines.append(line[: len(line) - len(line.lstrip())] + STUBS[cell.cell_type])
+        elif marker == end and inside:
+            inside = False
+        elif "BEGIN SOLUTION" in line or "END SOLUTION" in line:
+            raise ValueError(f"{where}, line {number}: unexpected {marker!r}; a {cell.cell_type} cell "
+                             f"marks solutions with {begin!r} ... {end!r}, balanced and not nested")
+        elif not inside:
+            lines.append(line)
+    if inside:
+        raise ValueError(f"{where}: {begin!r} without a matching {end!r}")
+    if has_solution and cell.cell_type == "code" and HIDE_INPUT not in _tags(cell):
+        raise ValueError(f"{where}: a solution cell needs the tag {HIDE_INPUT!r} "
+                         "(so that the learner edition shows it collapsed)")
+    return "\n".join(lines)
+
+
+def _tags(cell):
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def student_notebook(solution):
+    """The student version of the solution notebook at path ``solution`` (an ``nbformat`` notebook)."""
+    solution = Path(solution)
+    source = f"{solution.parent.name}/{solution.name}"
+    nb = nbformat.read(solution, as_version=4)
+    header = nbformat.v4.new_markdown_cell(
+        f"*Generated from `{source}` by `make exercises`: do not edit this file, edit that notebook and "
+        "run `make exercises`. Learners: replace each `raise NotImplementedError(...)` with your code, "
+        "then run the check below it.*",
+        id="generated-header", metadata={"tags": ["remove-cell"]})
+    cells = [header]
+    for index, cell in enumerate(nb.cells):
+        if SOLUTION_ONLY in _tags(cell):
+            continue
+        cell_id = cell.get("id", f"cell-{index}")
+        text = _strip_solutions(cell, f"{solution} cell {index} (id {cell_id})")
+        tags = [tag for tag in _tags(cell) if tag != HIDE_INPUT]
+        new = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
+               "raw": nbformat.v4.new_raw_cell}[cell.cell_type]
+        extra = {"attachments": cell.attachments} if "attachments" in cell else {}
+        cells.append(new(text, id=cell_id, metadata={"tags": tags} if tags else {}, **extra))
+    metadata = {**copy.deepcopy(KERNEL_METADATA), "tinyrec": {"generated_from": source}}
+    return nbformat.v4.new_notebook(cells=cells, metadata=metadata)
+
+
+def _text(nb):
+    """What ``nbformat.write`` writes (json, indent 1, sorted keys), as a string."""
+    return nbformat.writes(nb) + "\n"
+
+
+def is_student_notebook(path):
+    """True for a notebook written by the generator (it records its source in its metadata)."""
+    return "generated_from" in nbformat.read(path, as_version=4).metadata.get("tinyrec", {})
+
+
+def _plan(solutions_dir, notebooks_dir):
+    """``{student path: text it should have, or None to delete it}`` for every student notebook."""
+    solutions_dir, notebooks_dir = Path(solutions_dir), Path(notebooks_dir)
+    plan = {}
+    for solution in sorted(solutions_dir.glob("*.ipynb")):
+        target = notebooks_dir / solution.name
+        if target.exists() and not is_student_notebook(target):
+            raise ValueError(f"{target} exists and was not generated from {solution}: rename one of them")
+        plan[target] = _text(student_notebook(solution))
+    for orphan in sorted(notebooks_dir.glob("*.ipynb")):
+        if orphan not in plan and is_student_notebook(orphan):
+            plan[orphan] = None  # its solution notebook was deleted or renamed
+    return plan
+
+
+def _current(path):
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def stale_notebooks(solutions_dir, notebooks_dir):
+    """Paths (str) of the student notebooks ``make exercises`` would write or delete: missing, out of
+    date, or orphaned (generated from a solution notebook that no longer exists)."""
+    return [str(path) for path, text in _plan(solutions_dir, notebooks_dir).items() if _current(path) != text]
+
+
+def generate(solutions_dir, notebooks_dir):
+    """Write every student notebook and delete orphaned ones; returns the paths (str) it changed."""
+    changed = []
+    for path, text in _plan(solutions_dir, notebooks_dir).items():
+        if _current(path) == text:
+            continue
+        if text is None:
+            path.unlink()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        changed.append(str(path))
+    return changed
+
+
+def _course_toc(node, solutions, notebooks):
+    """The toc with every ``file: solutions/X`` replaced by ``file: notebooks/X``."""
+    if isinstance(node, list):
+        return [_course_toc(item, solutions, notebooks) for item in node]
+    if isinstance(node, dict):
+        return {key: (notebooks + value[len(solutions):] if key == "file" and value.startswith(solutions)
+                      else _course_toc(value, solutions, notebooks)) for key, value in node.items()}
+    return node
+
+
+def course_edition(out_dir, root="."):
+    """Write the course edition's ``_toc.yml`` and ``_config.yml`` into ``out_dir``; returns their paths.
+
+    Build it with ``jupyter-book build ROOT --toc OUT/_toc.yml --config OUT/_config.yml
+    --path-output OUT``. The student notebooks are not executed; every other notebook shares the learner
+    edition's execution cache (``ROOT/_build/.jupyter_cache``), so it is not executed twice.
+    """
+    root, out_dir = Path(root).resolve(), Path(out_dir)
+    stale = stale_notebooks(root / "solutions", root / "notebooks")
+    if stale:
+        raise RuntimeError(f"student notebooks out of date: {', '.join(stale)}; run `make exercises`")
+    toc = _course_toc(yaml.safe_load((root / "_toc.yml").read_text()), "solutions/", "notebooks/")
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    execute = config.setdefault("execute", {})
+    execute["exclude_patterns"] = execute.get("exclude_patterns", []) + [
+        f"notebooks/{solution.name}" for solution in sorted((root / "solutions").glob("*.ipynb"))]
+    execute["cache"] = str(root / "_build" / ".jupyter_cache")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    header = "# The course edition, generated by `python -m tinyrec.exercises course-edition`: do not edit.\n"
+    paths = out_dir / "_toc.yml", out_dir / "_config.yml"
+    for path, data in zip(paths, (toc, config)):
+        path.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return paths
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Checks: each runs the learner's function on hand-picked cases and says what is wrong, not just "failed".
+
+K = 10
+# (what the case shows, ranked_items, relevant_items, what to look at when it fails)
+NDCG_CASES = [
+    ("the worked example in the text", [4, 8, 15, 16, 23, 42, 1, 2, 3, 5], [8, 42],
+     "Relevant items at ranks 2 and 6: DCG = 1/log2(3) + 1/log2(7), IDCG = 1/log2(2) + 1/log2(3)."),
+    ("two relevant items, both at the top", [7, 3, 12, 0, 5, 9, 1, 14, 2, 8, 4, 6], [7, 3],
+     "A perfect ranking: NDCG = 1, whatever K is."),
+    ("one relevant item, at rank 2", [5, 3, 9, 1, 0, 2, 4, 6, 7, 8, 10], [3],
+     "DCG = 1/log2(2 + 1) and IDCG = 1/log2(1 + 1) = 1, so NDCG = 0.631."),
+    ("relevant at rank 3, at rank 11 and not ranked", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [2, 10, 30],
+     "Only rank 3 is in the top 10, so DCG = 1/log2(4); IDCG counts all 3 relevant items, retrieved or not."),
+    ("the only relevant item at rank 11", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [10],
+     "Rank 11 is outside the top 10: NDCG@10 = 0, and IDCG (one relevant item) is 1, not 0."),
+    ("12 relevant items filling the top 10", list(range(15)), list(range(12)),
+     "Every one of the top 10 is relevant, a perfect top-10: NDCG@10 = 1."),
+    ("an item listed twice in relevant_items", [5, 0, 1, 2, 3, 4, 6, 7, 8, 9, 10], [5, 5, 2],
+     "Items 5 and 2 are relevant (5 is listed twice): DCG = 1 + 1/log2(5), IDCG = 1 + 1/log2(3)."),
+]
+
+
+def _ndcg_variant(ranked, relevant, n_ideal, offset=1, cut=K):
+    """NDCG of one list with its parts made explicit, to recognise a mistake: ``n_ideal`` positions in
+    the IDCG, discount ``1 / log2(rank + offset)``, only the first ``cut`` ranks (all when None)."""
+    dcg = sum(1 / math.log2(rank + offset) for rank, item in enumerate(ranked[:cut], start=1)
+              if item in set(relevant))
+    return dcg / sum(1 / math.log2(rank + offset) for rank in range(1, n_ideal + 1))
+
+
+def _n_ideal(relevant):
+    return min(K, len(set(relevant)))
+
+
+DIVISION_BY_ZERO = ("The discount at rank r is 1/log2(r + 1): 1 at rank 1, never 1/log2(1) = 1/0. "
+                    "IDCG sums over min(K, |relevant|) >= 1 positions, so it is never 0 either.")
+NDCG_MISTAKES = [  # (what the learner's function would return with this mistake, the diagnosis)
+    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, n_ideal=K),
+     "IDCG summed over all K = 10 positions. The ideal ranking puts the user's relevant items first, so "
+     "it has only min(K, |relevant|) non-zero terms: with 2 relevant items at the top, NDCG must be 1."),
+    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, n_ideal=len(set(relevant))),
+     "IDCG summed over all relevant items. The ideal top-K list is cut at K too: min(K, |relevant|) terms."),
+    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, n_ideal=min(K, len(relevant))),
+     "Repeated items counted twice. relevant_items may list an item more than once: use set(relevant_items)."),
+    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, n_ideal=_n_ideal(relevant), offset=2),
+     "Discount off by one: rank 1 (the first item) is discounted by 1/log2(1 + 1) = 1. With enumerate(), "
+     "which counts from 0, that is 1/log2(i + 2); with ranks counted from 1, 1/log2(rank + 1)."),
+    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, n_ideal=_n_ideal(relevant), cut=None),
+     "Items below rank 10 counted. NDCG@10 looks only at the top 10: use ranked_items[:10]."),
+    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, n_ideal=min(K, len(set(ranked[:K]) & set(relevant)))),
+     "IDCG computed from the relevant items you retrieved. It comes from all of the user's relevant items, "
+     "min(K, |relevant|) of them, retrieved or not; otherwise missing an item costs nothing."),
+]
+
+
+def _reference_ndcg(ranked, relevant):
+    """NDCG@K of one ranked list (at least K items, best first), by ``tinyrec.metrics.ndcg_at_k``."""
+    n_items = max(ranked + relevant) + 1
+    scores = torch.full((1, n_items), -1.0, dtype=torch.float64)  # unranked items come after the list
+    scores[0, ranked] = torch.arange(len(ranked), 0, -1, dtype=torch.float64)
+    mask = torch.zeros(1, n_items, dtype=torch.bool)
+    mask[0, relevant] = True
+    return ndcg_at_k(scores, mask, K).item()
+
+
+def _diagnose(result, expected, ranked, relevant):
+    """What is wrong with ``result`` for this case, or None when it is right."""
+    if isinstance(result, (torch.Tensor, np.ndarray)):
+        return (f"it returned a {type(result).__module__}.{type(result).__name__}, not a number: "
+                "return a plain Python float (float(x), or x.item() for a one-element tensor).")
+    if isinstance(result, bool) or not isinstance(result, numbers.Real):
+        return f"it returned {result!r} ({type(result).__name__}): return a Python float."
+    if not math.isfinite(result):
+        return f"it returned {result}, the result of a division by zero. {DIVISION_BY_ZERO}"
+    if math.isclose(result, expected, abs_tol=1e-6):
+        return None
+    for mistake, diagnosis in NDCG_MISTAKES:
+        try:
+            if math.isclose(result, mistake(ranked, relevant), abs_tol=1e-6):
+                return diagnosis
+        except ZeroDivisionError:  # this mistake would have crashed here
+            pass
+    return f"expected {expected:.4f}, got {result:.4f}."
+
+
+def check_ndcg(fn):
+    """Check ``fn(ranked_items, relevant_items) -> float``, NDCG@10 of one user, against
+    ``tinyrec.metrics.ndcg_at_k`` on hand-picked cases; prints a message when it is right and raises
+    ``AssertionError`` naming the case and the likely mistake when it is not."""
+    for name, ranked, relevant, hint in NDCG_CASES:
+        expected = _reference_ndcg(ranked, relevant)
+        call = f"{getattr(fn, '__name__', 'fn')}({ranked}, {relevant})"
+        try:
+            with np.errstate(all="ignore"):
+                result = fn(list(ranked), list(relevant))
+        except ZeroDivisionError as error:
+            raise AssertionError(f"Case '{name}': {call} divided by zero.\n{DIVISION_BY_ZERO}\nHint: {hint}") from error
+        problem = _diagnose(result, expected, ranked, relevant)
+        if problem:
+            raise AssertionError(f"Case '{name}': {call}\n{problem}\nHint: {hint}")
+    print(f"Correct: {getattr(fn, '__name__', 'fn')} agrees with tinyrec.metrics.ndcg_at_k on all {len(NDCG_CASES)} cases "
+          f"({'; '.join(case[0] for case in NDCG_CASES)}).")
+
+
+def main(argv=None):
+    """``python -m tinyrec.exercises SOLUTIONS NOTEBOOKS``: write the student notebooks;
+    ``python -m tinyrec.exercises course-edition OUT``: write the course edition's toc and config."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "course-edition":
+        for path in course_edition(args[1]):
+            print(f"wrote {path}")
+    elif len(args) == 2:
+        changed = generate(*args)
+        print("\n".join(f"updated {path}" for path in changed) or "student notebooks are up to date")
+    else:
+        sys.exit(main.__doc__)
+
+
+if __name__ == "__main__":
+    main()
