@@ -9,6 +9,9 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 EDITION ?= learner
+ifeq ($(filter $(EDITION),learner course),)
+  $(error EDITION must be learner or course, not '$(EDITION)')
+endif
 
 # Data and trained models are cached here (a clean checkout starts with an empty cache).
 export TINYREC_CACHE ?= $(CURDIR)/.cache
@@ -61,13 +64,24 @@ setup: $(STAMP)
 data: setup
 	$(PY) -m tinyrec.data
 
+# Two editions (see tinyrec/exercises.py). EDITION=learner (default): the exercise pages are the executed
+# solution notebooks, answers collapsed, in _build/html. EDITION=course, for instructors to publish: the
+# student notebooks, unexecuted, and no solution code anywhere, in _build/course/_build/html.
 book: setup data mathjax
+ifeq ($(EDITION),learner)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
+else
+	$(PY) -m tinyrec.exercises course-edition _build/course
+	$(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/course \
+	  --toc _build/course/_toc.yml --config _build/course/_config.yml
+	@echo "Book (course edition): $(CURDIR)/_build/course/_build/html/index.html"
+endif
 
 unit: setup data
 	$(BIN)/pytest tests --ignore=tests/html
 
+# The student exercise notebooks are not executed (conftest.py skips them); their solutions are.
 notebooks: setup data
 	$(BIN)/pytest --nbval-lax notebooks solutions -p no:cacheprovider
 
@@ -76,6 +90,7 @@ html-check: chromium book
 
 test: unit notebooks html-check
 
+# Write the student notebooks notebooks/X.ipynb from solutions/X.ipynb (tests fail when they are stale).
 exercises: setup
 	$(PY) -m tinyrec.exercises solutions notebooks
 

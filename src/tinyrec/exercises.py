@@ -4,7 +4,8 @@
 nbgrader's markers (so an instructor can also feed it to nbgrader):
 
 * in a code cell, the lines ``### BEGIN SOLUTION`` ... ``### END SOLUTION``; the cell must carry the tag
-  ``hide-input`` so that the learner edition shows it as a collapsed "Show code cell source" toggle;
+  ``hide-input`` so that the learner edition shows it in a collapsed toggle (labelled by the notebook
+  metadata ``mystnb.code_prompt_show``, e.g. "Show the solution");
 * in a markdown cell, the lines ``<!-- BEGIN SOLUTION -->`` ... ``<!-- END SOLUTION -->`` (HTML
   comments: invisible in the rendered page; nbgrader matches them too). Wrap the answer in a
   ``:::{admonition} Answer`` / ``:class: dropdown`` block so the learner edition collapses it;
@@ -53,7 +54,7 @@ MARKERS = {  # cell type -> (begin, end); a line containing "BEGIN/END SOLUTION"
     "markdown": ("<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"),
 }
 STUBS = {
-    "code": 'raise NotImplementedError("Exercise: replace this line with your solution")',
+    "code": 'raise NotImplementedError("Exercise: write your solution here")',
     "markdown": "*Write your answer here.*",
 }
 SOLUTION_ONLY, HIDE_INPUT = "solution-only", "hide-input"
@@ -306,8 +307,8 @@ def check_ndcg(fn):
         problem = _diagnose(result, expected, ranked, relevant)
         if problem:
             raise AssertionError(f"Case '{name}': {call}\n{problem}\nHint: {hint}")
-    print(f"Correct: {getattr(fn, '__name__', 'fn')} agrees with tinyrec.metrics.ndcg_at_k on all {len(NDCG_CASES)} cases "
-          f"({'; '.join(case[0] for case in NDCG_CASES)}).")
+    print(f"Correct! {getattr(fn, '__name__', 'fn')} agrees with tinyrec.metrics.ndcg_at_k on:",
+          *(f"  ✓ {case[0]}" for case in NDCG_CASES), sep="\n")
 
 
 def main(argv=None):

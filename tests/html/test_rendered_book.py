@@ -118,7 +118,7 @@ def check_page(context, root: Path, path: Path) -> list[str]:
         page.route(NON_LOCAL, block)
         page.on("requestfailed", failed)
         page.on("console", console)
-        page.on("pageerror", lambda error: str(error) in IGNORED_ERRORS or problems.append(f"JavaScript error: {error}"))
+        page.on("pageerror", lambda e: str(e) in IGNORED_ERRORS or problems.append(f"JavaScript error: {e}"))
         page.goto(path.as_uri(), wait_until="load")
         result = page.evaluate(PAGE_SCRIPT)
     finally:
@@ -131,7 +131,8 @@ def check_page(context, root: Path, path: Path) -> list[str]:
 def check_site(root: Path, browser) -> list[str]:
     """Problems of every HTML page under `root` (but _static and _sources), each prefixed by its page."""
     root = root.resolve()
-    pages = [p for p in sorted(root.rglob("*.html")) if not {"_static", "_sources"} & set(p.relative_to(root).parts)]
+    pages = [p for p in sorted(root.rglob("*.html"))
+             if not {"_static", "_sources"} & set(p.relative_to(root).parts)]
     assert pages, f"no HTML pages under {root}"
     context = browser.new_context()
     try:
