@@ -1,5 +1,6 @@
 """tinyrec.exercises: the student-notebook generator, staleness, the two editions, and check_ndcg."""
 
+import copy
 import math
 import shutil
 import subprocess
@@ -23,10 +24,9 @@ STUDENT_NOTEBOOKS = [NOTEBOOKS / path.name for path in sorted(SOLUTIONS.glob("*.
 
 
 def cells(*cells):
-    """A notebook of ``cells`` with fixed ids, as the generator's input."""
-    for index, cell in enumerate(cells):
-        cell.id = f"c{index}"
-    return new_notebook(cells=list(cells))
+    """A notebook of copies of ``cells`` with fixed ids, as the generator's input."""
+    return new_notebook(cells=[nbformat.from_dict({**copy.deepcopy(cell), "id": f"c{i}"})
+                               for i, cell in enumerate(cells)])
 
 
 SOLVED = new_code_cell('def double(x):\n    """Twice x."""\n    ### BEGIN SOLUTION\n    y = 2 * x\n'
@@ -111,7 +111,8 @@ def test_stale_notebooks_reports_missing_changed_and_orphaned_files(tmp_path):
     write_solutions(notebooks, lab=cells(new_code_cell("1")))  # a hand-written lab: never stale
     assert stale_notebooks(solutions, notebooks) == []
     (notebooks / "a.ipynb").unlink()  # missing
-    (notebooks / "b.ipynb").write_text((notebooks / "b.ipynb").read_text().replace("Twice", "Thrice"))  # edited
+    edited = notebooks / "b.ipynb"
+    edited.write_text(edited.read_text().replace("Twice", "Thrice"))
     (solutions / "c.ipynb").unlink()  # orphaned
     expected = [str(notebooks / f"{name}.ipynb") for name in "abc"]
     assert stale_notebooks(solutions, notebooks) == expected
@@ -126,8 +127,8 @@ def test_stale_notebooks_reports_missing_changed_and_orphaned_files(tmp_path):
 
 def test_student_notebooks_are_up_to_date():
     stale = stale_notebooks(SOLUTIONS, NOTEBOOKS)
-    assert not stale, (f"student notebooks missing, out of date or orphaned: "
-                       f"{', '.join(str(Path(path).relative_to(ROOT)) for path in stale)}; run `make exercises`")
+    names = ", ".join(str(Path(path).relative_to(ROOT)) for path in stale)
+    assert not stale, f"student notebooks missing, out of date or orphaned: {names}; run `make exercises`"
 
 
 def test_solution_notebooks_are_committed_without_outputs():
@@ -135,7 +136,7 @@ def test_solution_notebooks_are_committed_without_outputs():
         nb = nbformat.read(path, as_version=4)
         dirty = [index for index, cell in enumerate(nb.cells)
                  if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)]
-        assert not dirty, f"{path.relative_to(ROOT)}: cells {dirty} have outputs; clear them before committing"
+        assert not dirty, f"{path.relative_to(ROOT)}: cells {dirty} have outputs; clear them and commit again"
 
 
 @pytest.mark.parametrize("path", STUDENT_NOTEBOOKS, ids=lambda path: path.name)
@@ -210,22 +211,22 @@ def site_text(html_dir):
 
 
 def solution_lines(cell_type):
-    """Distinctive lines of the solution regions in ``cell_type`` cells: in no student notebook, at least
-    8 characters long, and not MyST markup such as ``:class: dropdown``."""
-    public = {line.strip() for path in STUDENT_NOTEBOOKS
-              for cell in nbformat.read(path, as_version=4).cells for line in cell.source.splitlines()}
+    """Distinctive lines of the solution regions in ``cell_type`` cells: on no line outside the solution
+    regions, at least 8 characters long, and not MyST markup such as ``:class: dropdown``."""
     begin, end = exercises.MARKERS[cell_type]
-    lines = set()
+    inside_lines, outside_lines = set(), set()
     for path in sorted(SOLUTIONS.glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             inside = False
-            for line in cell.source.splitlines() if cell.cell_type == cell_type else []:
+            for line in cell.source.splitlines():
                 line = line.strip()
-                if line in (begin, end):
+                if cell.cell_type == cell_type and line in (begin, end):
                     inside = line == begin
-                elif inside and len(line) >= 8 and not line.startswith(":") and line not in public:
-                    lines.add(line)
-    return lines
+                elif inside:
+                    inside_lines.add(line)
+                else:
+                    outside_lines.add(line)
+    return {line for line in inside_lines - outside_lines if len(line) >= 8 and not line.startswith(":")}
 
 
 def build(root, *options):
@@ -248,8 +249,9 @@ def editions(tmp_path_factory):
     for path in STUDENT_NOTEBOOKS:
         shutil.copy(path, root / "notebooks")
     chapters = [{"file": f"solutions/{path.stem}"} for path in STUDENT_NOTEBOOKS]
-    (root / "_toc.yml").write_text(yaml.safe_dump(
-        {"format": "jb-book", "root": "book/intro", "parts": [{"caption": "Exercises", "chapters": chapters}]}))
+    toc = {"format": "jb-book", "root": "book/intro",
+           "parts": [{"caption": "Exercises", "chapters": chapters}]}
+    (root / "_toc.yml").write_text(yaml.safe_dump(toc))
     build(root)
     toc, config = course_edition(root / "_build" / "course", root)
     build(root, "--path-output", "_build/course", "--toc", str(toc), "--config", str(config))
@@ -268,9 +270,9 @@ def test_learner_edition_shows_solutions_folded(editions):
 def test_course_edition_contains_no_solution(editions):
     secrets = solution_lines("code") | solution_lines("markdown")
     text, _ = site_text(editions["course"])
-    assert "NotImplementedError" in text  # the student notebooks are there
-    assert not (editions["course"] / "solutions").exists()
     assert {line for line in secrets if line in text} == set()
+    assert not (editions["course"] / "solutions").exists()
+    assert "NotImplementedError" in text  # the student notebooks are there
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -1,14 +1,15 @@
 """Exercises: the student-notebook generator, the two editions of the book, and the checks.
 
 **One source per exercise.** ``solutions/<name>.ipynb`` holds the exercise *with* its answers, between
-nbgrader's markers (so an instructor can also feed it to nbgrader):
+nbgrader's markers (nbgrader finds the same regions once its "Create Assignment" toolbar marks those cells
+as answers):
 
 * in a code cell, the lines ``### BEGIN SOLUTION`` ... ``### END SOLUTION``; the cell must carry the tag
   ``hide-input`` so that the learner edition shows it in a collapsed toggle (labelled by the notebook
   metadata ``mystnb.code_prompt_show``, e.g. "Show the solution");
 * in a markdown cell, the lines ``<!-- BEGIN SOLUTION -->`` ... ``<!-- END SOLUTION -->`` (HTML
-  comments: invisible in the rendered page; nbgrader matches them too). Wrap the answer in a
-  ``:::{admonition} Answer`` / ``:class: dropdown`` block so the learner edition collapses it;
+  comments, invisible in the rendered page; nbgrader looks for "BEGIN SOLUTION" in any line). Wrap the
+  answer in a ``:::{admonition} Answer`` / ``:class: dropdown`` block so the learner edition collapses it;
 * a cell tagged ``solution-only`` (e.g. notes for instructors) is left out of the student version.
 
 ``make exercises`` (``python -m tinyrec.exercises solutions notebooks``) writes the student version
@@ -33,7 +34,6 @@ files :func:`course_edition` writes: the same table of contents with every ``sol
 notebook is in it, so neither its HTML nor its download buttons contain solution code.
 """
 
-import copy
 import math
 import numbers
 import sys
@@ -64,6 +64,10 @@ KERNEL_METADATA = {
 }
 
 
+def _tags(cell):
+    return cell.get("metadata", {}).get("tags", [])
+
+
 def _strip_solutions(cell, where):
     """The cell's source with each solution region replaced by its stub, at the marker's indentation."""
     if cell.cell_type not in MARKERS:
@@ -92,10 +96,6 @@ def _strip_solutions(cell, where):
     return "\n".join(lines)
 
 
-def _tags(cell):
-    return cell.get("metadata", {}).get("tags", [])
-
-
 def student_notebook(solution):
     """The student version of the solution notebook at path ``solution`` (an ``nbformat`` notebook)."""
     solution = Path(solution)
@@ -117,7 +117,7 @@ def student_notebook(solution):
                "raw": nbformat.v4.new_raw_cell}[cell.cell_type]
         extra = {"attachments": cell.attachments} if "attachments" in cell else {}
         cells.append(new(text, id=cell_id, metadata={"tags": tags} if tags else {}, **extra))
-    metadata = {**copy.deepcopy(KERNEL_METADATA), "tinyrec": {"generated_from": source}}
+    metadata = {**KERNEL_METADATA, "tinyrec": {"generated_from": source}}
     return nbformat.v4.new_notebook(cells=cells, metadata=metadata)
 
 
@@ -171,13 +171,14 @@ def generate(solutions_dir, notebooks_dir):
     return changed
 
 
-def _course_toc(node, solutions, notebooks):
-    """The toc with every ``file: solutions/X`` replaced by ``file: notebooks/X``."""
+def _course_toc(node):
+    """A table of contents (or part of one) with every ``solutions/X`` replaced by ``notebooks/X``."""
     if isinstance(node, list):
-        return [_course_toc(item, solutions, notebooks) for item in node]
+        return [_course_toc(item) for item in node]
     if isinstance(node, dict):
-        return {key: (notebooks + value[len(solutions):] if key == "file" and value.startswith(solutions)
-                      else _course_toc(value, solutions, notebooks)) for key, value in node.items()}
+        return {key: _course_toc(value) for key, value in node.items()}
+    if isinstance(node, str) and node.startswith("solutions/"):
+        return "notebooks/" + node.removeprefix("solutions/")
     return node
 
 
@@ -192,7 +193,7 @@ def course_edition(out_dir, root="."):
     stale = stale_notebooks(root / "solutions", root / "notebooks")
     if stale:
         raise RuntimeError(f"student notebooks out of date: {', '.join(stale)}; run `make exercises`")
-    toc = _course_toc(yaml.safe_load((root / "_toc.yml").read_text()), "solutions/", "notebooks/")
+    toc = _course_toc(yaml.safe_load((root / "_toc.yml").read_text()))
     config = yaml.safe_load((root / "_config.yml").read_text())
     execute = config.setdefault("execute", {})
     execute["exclude_patterns"] = execute.get("exclude_patterns", []) + [
@@ -229,34 +230,32 @@ NDCG_CASES = [
 ]
 
 
-def _ndcg_variant(ranked, relevant, n_ideal, offset=1, cut=K):
-    """NDCG of one list with its parts made explicit, to recognise a mistake: ``n_ideal`` positions in
-    the IDCG, discount ``1 / log2(rank + offset)``, only the first ``cut`` ranks (all when None)."""
+def _ndcg_variant(ranked, relevant, n_ideal=None, offset=1, cut=K):
+    """NDCG@K of one list with its parts made explicit, to recognise a mistake: ``n_ideal`` positions in
+    the IDCG (by default min(K, |relevant|)), discount ``1 / log2(rank + offset)``, only the first ``cut``
+    ranks counted (all when None)."""
+    n_ideal = min(K, len(set(relevant))) if n_ideal is None else n_ideal
     dcg = sum(1 / math.log2(rank + offset) for rank, item in enumerate(ranked[:cut], start=1)
               if item in set(relevant))
     return dcg / sum(1 / math.log2(rank + offset) for rank in range(1, n_ideal + 1))
 
 
-def _n_ideal(relevant):
-    return min(K, len(set(relevant)))
-
-
 DIVISION_BY_ZERO = ("The discount at rank r is 1/log2(r + 1): 1 at rank 1, never 1/log2(1) = 1/0. "
                     "IDCG sums over min(K, |relevant|) >= 1 positions, so it is never 0 either.")
-NDCG_MISTAKES = [  # (what the learner's function would return with this mistake, the diagnosis)
+NDCG_MISTAKES = [  # (what the learner's function returns when it makes this mistake, the diagnosis)
     (lambda ranked, relevant: _ndcg_variant(ranked, relevant, n_ideal=K),
      "IDCG summed over all K = 10 positions. The ideal ranking puts the user's relevant items first, so "
      "it has only min(K, |relevant|) non-zero terms: with 2 relevant items at the top, NDCG must be 1."),
     (lambda ranked, relevant: _ndcg_variant(ranked, relevant, n_ideal=len(set(relevant))),
      "IDCG summed over all relevant items. The ideal top-K list is cut at K too: min(K, |relevant|) terms."),
     (lambda ranked, relevant: _ndcg_variant(ranked, relevant, n_ideal=min(K, len(relevant))),
-     "Repeated items counted twice. relevant_items may list an item more than once: use set(relevant_items)."),
-    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, n_ideal=_n_ideal(relevant), offset=2),
+     "Repeated items counted twice. relevant_items may list an item more than once: use a set."),
+    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, offset=2),
      "Discount off by one: rank 1 (the first item) is discounted by 1/log2(1 + 1) = 1. With enumerate(), "
      "which counts from 0, that is 1/log2(i + 2); with ranks counted from 1, 1/log2(rank + 1)."),
-    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, n_ideal=_n_ideal(relevant), cut=None),
+    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, cut=None),
      "Items below rank 10 counted. NDCG@10 looks only at the top 10: use ranked_items[:10]."),
-    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, n_ideal=min(K, len(set(ranked[:K]) & set(relevant)))),
+    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, n_ideal=len(set(ranked[:K]) & set(relevant))),
      "IDCG computed from the relevant items you retrieved. It comes from all of the user's relevant items, "
      "min(K, |relevant|) of them, retrieved or not; otherwise missing an item costs nothing."),
 ]
@@ -303,7 +302,8 @@ def check_ndcg(fn):
             with np.errstate(all="ignore"):
                 result = fn(list(ranked), list(relevant))
         except ZeroDivisionError as error:
-            raise AssertionError(f"Case '{name}': {call} divided by zero.\n{DIVISION_BY_ZERO}\nHint: {hint}") from error
+            raise AssertionError(
+                f"Case '{name}': {call} divided by zero.\n{DIVISION_BY_ZERO}\nHint: {hint}") from error
         problem = _diagnose(result, expected, ranked, relevant)
         if problem:
             raise AssertionError(f"Case '{name}': {call}\n{problem}\nHint: {hint}")

@@ -55,13 +55,17 @@ def sample_negatives(users, positives, generator=None):
 
 
 def train_bpr(split, dim=64, lr=1e-3, weight_decay=1e-5, batch_size=2048, max_epochs=300, patience=10, seed=None,
-              device=None, progress=True):
+              device=None, progress=True, extra_loss=None, alpha=0.0):
     """Train :class:`~tinyrec.models.BPRMF` with early stopping on validation NDCG@10.
 
     One sampled negative per training interaction per epoch; Adam; after each epoch the model is
     evaluated on the validation part (full ranking) and the best epoch's weights are kept.
+    With ``extra_loss(model, users)`` (users: long ``[b]``, the distinct users of a batch -> scalar),
+    e.g. a distillation loss, each step minimises ``(1 - alpha) * BPR + alpha * extra_loss``.
     Returns ``(model, history)``; history is a list of ``{"epoch", "loss", "valid_ndcg@10"}``.
     """
+    if not 0.0 <= alpha <= 1.0 or (alpha > 0 and extra_loss is None):
+        raise ValueError(f"alpha must be in [0, 1] (and > 0 only with an extra_loss), got {alpha!r}")
     from tinyrec.evaluate import evaluate
     from tinyrec.models import BPRMF, bpr_loss
 
@@ -74,7 +78,7 @@ def train_bpr(split, dim=64, lr=1e-3, weight_decay=1e-5, batch_size=2048, max_ep
     items = torch.as_tensor(split.train["item"].to_numpy(copy=True), device=device)
     positives = split.mask("train", device=device)
     best, best_state, history, waited = -1.0, None, [], 0
-    bar = tqdm(range(1, max_epochs + 1), desc=f"BPR-MF d={dim}", disable=not progress, leave=False)
+    bar = tqdm(range(1, max_epochs + 1), desc=f"BPR-MF d={dim}" + (" + distillation" if extra_loss else ""), disable=not progress, leave=False)
     for epoch in bar:
         model.train()
         order = torch.randperm(len(users), generator=generator, device=device)
@@ -84,6 +88,8 @@ def train_bpr(split, dim=64, lr=1e-3, weight_decay=1e-5, batch_size=2048, max_ep
             u, i = users[batch], items[batch]
             j = sample_negatives(u, positives, generator)
             loss = bpr_loss(model.pair_scores(u, i), model.pair_scores(u, j))
+            if extra_loss is not None:
+                loss = (1 - alpha) * loss + alpha * extra_loss(model, torch.unique(u))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
