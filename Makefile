@@ -15,7 +15,6 @@ endif
 
 # Data and trained models are cached here (a clean checkout starts with an empty cache).
 export TINYREC_CACHE ?= $(CURDIR)/.cache
-export MPLBACKEND ?= Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: setup data book test unit notebooks html-check exercises lab clean chromium mathjax
@@ -67,7 +66,15 @@ data: setup
 # Two editions (see tinyrec/exercises.py). EDITION=learner (default): the exercise pages are the executed
 # solution notebooks, answers collapsed, in _build/html. EDITION=course, for instructors to publish: the
 # student notebooks, unexecuted, and no solution code anywhere, in _build/course/_build/html.
+# jupyter-cache re-executes a notebook only when its code cells change; when tinyrec or the expected
+# ranges changed since the last build, every notebook must run again.
+JUPYTER_CACHE := _build/.jupyter_cache
+CODE_STAMP := _build/.code-stamp
+
 book: setup data mathjax
+	@if [ -e $(CODE_STAMP) ] && [ -n "$$(find src tests/expected_metrics.toml -newer $(CODE_STAMP) -name '*.py' -o -newer $(CODE_STAMP) -name '*.toml' | head -1)" ]; then \
+	  echo "tinyrec changed since the last build: executing every notebook again"; rm -rf $(JUPYTER_CACHE) _build/.doctrees; fi
+	mkdir -p _build && touch $(CODE_STAMP)
 ifeq ($(EDITION),learner)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"

@@ -185,3 +185,18 @@ def test_checks_catch_problems(browser, tmp_path):
         assert expected in problems, f"{expected!r} not reported in:\n{report}"
     assert "#there" not in report and "#top" not in report and "example.org" not in report
     assert len([p for p in problems if p.startswith("math.html")]) == 2, report  # the good math is fine
+
+
+def test_every_figure_a_notebook_draws_is_on_its_page(book_html):
+    """A lab that calls plt.show() N times shows at least N images (a non-inline backend shows none)."""
+    project = Path(__file__).resolve().parents[2]
+    missing = []
+    for page in book_html.rglob("*.html"):
+        source = project / page.relative_to(book_html).with_suffix(".ipynb")
+        if "_sources" in page.parts or not source.is_file():
+            continue
+        expected = source.read_text(encoding="utf-8").count("plt.show()")
+        shown = len(re.findall(r'<img[^>]+src="[^"]*_images/', page.read_text(encoding="utf-8")))
+        if shown < expected:
+            missing.append(f"{page.relative_to(book_html)}: {shown} figure(s) shown, {expected} drawn")
+    assert not missing, "figures missing from the book:\n" + "\n".join(missing)
