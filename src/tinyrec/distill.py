@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "kd_loss", "distillation_loss", "listwise_kd_loss", "pointwise_kd_loss",
-    "teacher_top_k", "rank_weights", "ranking_distillation_loss",
+    "teacher_top_k", "rank_weights", "ranking_distillation_loss", "student_objective",
 ]
 
 REDUCTIONS = ("batchmean", "sum", "none")
@@ -195,7 +195,7 @@ def rank_weights(k, lam):
     return torch.softmax(-ranks / lam, dim=0).float()  # exp(-r/λ) / Σ exp(-r/λ), without overflow
 
 
-def ranking_distillation_loss(student_scores, teacher_topk_items, weights):
+def ranking_distillation_loss(student_scores, teacher_topk_items, weights, negative_items=None):
     """Ranking Distillation (Tang & Wang, KDD 2018): learn the teacher's top-K as weighted positives.
 
     For user ``u`` with the teacher's top-K unseen items ``π_1..π_K``, the loss is
@@ -210,6 +210,11 @@ def ranking_distillation_loss(student_scores, teacher_topk_items, weights):
     ``tanh(μ · (student's estimated rank − r))⁺`` after a few epochs, which focuses on items the student
     still ranks too low; we keep only the position weight (their "weighting by position importance"
     variant). A per-user ``[b, K]`` weight lets a caller supply the hybrid weight.
+
+    ``negative_items`` (long ``[b]`` or ``[b, K]``) adapts RD to a pairwise student such as BPR-MF:
+    the term becomes ``−Σ_r w_r log σ(s_{u,π_r} − s_{u,j})`` with sampled negatives ``j``. Without
+    negatives, a BPR student can lower the loss by inflating every score, which changes nothing it is
+    evaluated on; the paper's students had pointwise losses whose negatives prevented that.
     """
     if not isinstance(student_scores, torch.Tensor) or not student_scores.is_floating_point() \
             or student_scores.dim() != 2:
@@ -227,5 +232,42 @@ def ranking_distillation_loss(student_scores, teacher_topk_items, weights):
                          f"got {tuple(weights.shape)}")
     if (weights < 0).any():
         raise ValueError("weights must be non-negative")
-    log_sigmoid = F.logsigmoid(student_scores.gather(1, items))
-    return -(weights * log_sigmoid).sum(dim=1).mean()
+    margin = student_scores.gather(1, items)
+    if negative_items is not None:
+        negatives = torch.as_tensor(negative_items, device=student_scores.device).reshape(len(items), -1)
+        margin = margin - student_scores.gather(1, negatives)
+    return -(weights * F.logsigmoid(margin)).sum(dim=1).mean()
+
+
+METHODS = ("listwise", "pointwise", "ranking")
+
+
+def student_objective(method, teacher_scores, seen, temperature=0.05, top_k=10, lam=5.0,
+                      users_per_step=128, generator=None):
+    """The distillation term of a student's training step, as ``extra_loss(model, users) -> scalar``.
+
+    ``method``: ``"listwise"`` (:func:`listwise_kd_loss`), ``"pointwise"`` (:func:`pointwise_kd_loss`)
+    or ``"ranking"`` (:func:`ranking_distillation_loss` over the teacher's ``top_k`` unseen items, with
+    one uniformly sampled unseen negative per user). teacher_scores: float ``[n_users, n_items]``,
+    computed once; seen: bool ``[n_users, n_items]``, the training items, left out of every term.
+    Each step uses at most ``users_per_step`` of the batch's users (drawn with ``generator``): the
+    catalogue-wide terms cost ``users × n_items``, and a sample of users estimates the same mean.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    teacher_scores = teacher_scores.detach()
+    top = teacher_top_k(teacher_scores, top_k, exclude=seen) if method == "ranking" else None
+    weights = rank_weights(top_k, lam) if method == "ranking" else None
+
+    def extra_loss(model, users):
+        if len(users) > users_per_step:
+            users = users[torch.randperm(len(users), generator=generator, device=users.device)[:users_per_step]]
+        scores, mask = model(users), seen[users]
+        if method == "listwise":
+            return listwise_kd_loss(scores, teacher_scores[users], temperature, exclude=mask)
+        if method == "pointwise":
+            return pointwise_kd_loss(scores, teacher_scores[users], temperature, exclude=mask)
+        negatives = torch.multinomial((~mask).float(), 1, generator=generator).squeeze(1)
+        return ranking_distillation_loss(scores, top[users], weights, negative_items=negatives)
+
+    return extra_loss

@@ -110,10 +110,10 @@ def train_bpr(split, dim=64, lr=1e-3, weight_decay=1e-5, batch_size=2048, max_ep
 
 def code_version():
     """Short SHA-256 of the source of the modules that determine a trained model."""
-    from tinyrec import data, evaluate, metrics, models
+    from tinyrec import data, distill, evaluate, metrics, models
 
     digest = hashlib.sha256()
-    for module in (data, evaluate, metrics, models):
+    for module in (data, distill, evaluate, metrics, models):
         digest.update(Path(module.__file__).read_bytes())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:16]
@@ -171,3 +171,38 @@ def trained_ease(split, lam=300.0):
         build=lambda: EASE(split.n_items, lam),
     )
     return model
+
+
+def trained_student(split, method=None, dim=64, temperature=0.05, alpha=0.5, seed=None, teacher_lam=300.0,
+                    progress=True, **settings):
+    """BPR-MF trained with a distillation term from the EASE teacher (cached on disk).
+
+    ``method`` is ``None`` (no distillation: the plain :func:`trained_bpr` model) or one of
+    :data:`tinyrec.distill.METHODS`; each step minimises ``(1 - alpha) * BPR + alpha * distillation``.
+    ``settings`` go to :func:`tinyrec.distill.student_objective` (``top_k``, ``lam``, ``users_per_step``)
+    or to :func:`train_bpr`. Returns ``(model, history)``.
+    """
+    from tinyrec import distill
+    from tinyrec.evaluate import score_all
+    from tinyrec.models import BPRMF
+
+    if method is None:
+        return trained_bpr(split, dim=dim, seed=seed, progress=progress, **settings)
+    seed = resolve_seed(seed)
+    objective_keys = {"top_k", "lam", "users_per_step"}
+    objective = {k: v for k, v in settings.items() if k in objective_keys}
+    training = {k: v for k, v in settings.items() if k not in objective_keys}
+    if method != "ranking":
+        objective["temperature"] = temperature
+
+    def fit():
+        teacher = trained_ease(split, lam=teacher_lam)
+        generator = torch.Generator().manual_seed(seed)
+        extra = distill.student_objective(method, score_all(teacher, split), split.mask("train"),
+                                          generator=generator, **objective)
+        return train_bpr(split, dim=dim, seed=seed, progress=progress, extra_loss=extra, alpha=alpha, **training)
+
+    config = {"dim": dim, "seed": seed, "method": method, "alpha": alpha, "teacher": {"ease": teacher_lam},
+              **objective, **training}
+    return cached("student", config, split, fit=fit,
+                  build=lambda: BPRMF(split.n_users, split.n_items, dim))
