@@ -95,3 +95,18 @@ def test_cache_never_executes_code_from_a_checkpoint(split, cache):
     path.write_bytes(pickle.dumps({"state_dict": _Exploit(), "history": []}))
     with pytest.raises(pickle.UnpicklingError):
         train.trained_ease(split, lam=300.0)
+
+
+def test_distilled_students_are_cached_per_method_and_learn(split, cache):
+    plain, _ = train.trained_student(split, method=None, dim=8, seed=0, lr=0.01, max_epochs=40, progress=False)
+    student, history = train.trained_student(split, method="listwise", dim=8, seed=0, temperature=0.05, alpha=0.8,
+                                             teacher_lam=50.0, lr=0.01, max_epochs=40, progress=False)
+    pop = models.Popularity(split.n_items).fit(split.matrix("train"))
+    assert evaluate.evaluate(student, split)["ndcg@10"] > 1.2 * evaluate.evaluate(pop, split)["ndcg@10"]
+    names = sorted(p.name.split("-")[0] for p in (cache / "models").glob("*.pt"))
+    assert names == ["bpr", "ease", "student"]  # the plain student is the ordinary BPR model
+    again, _ = train.trained_student(split, method="listwise", dim=8, seed=0, temperature=0.05, alpha=0.8,
+                                     teacher_lam=50.0, lr=0.01, max_epochs=40, progress=False)
+    assert torch.equal(again.user.weight, student.user.weight)
+    with pytest.raises(ValueError, match="alpha"):
+        train.train_bpr(split, dim=4, alpha=0.5, progress=False)
