@@ -6,6 +6,8 @@ compressed) / original metric.
 """
 
 import io
+import statistics
+import time
 
 import torch
 
@@ -40,3 +42,23 @@ def saved_bytes(model):
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     return buffer.getbuffer().nbytes
+
+
+def latency(fn, repeats=7, warmup=1):
+    """Median wall-clock seconds of ``fn()`` over ``repeats`` timed calls, after ``warmup`` untimed ones.
+
+    The median (not the mean) resists a call slowed down by another process; warm-up calls pay one-off
+    costs (allocation, caches, lazy initialisation) that a served model would not pay per request.
+    """
+    if not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    if not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}")
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)

@@ -1,0 +1,174 @@
+"""Magnitude pruning, and the sparse storage without which pruning saves no bytes at all.
+
+Pruning sets the smallest-magnitude weights to zero. That alone changes neither the file nor the speed:
+a dense tensor stores its zeros like any other number, and ``torch.nn.utils.prune`` even *adds* a mask
+of the same size (``weight_orig`` + ``weight_mask``) until ``prune.remove`` is called. Bytes shrink only
+when the zeros are not stored: :class:`CSR` keeps the non-zero values, a column index per value (int16
+is enough for fewer than 32,768 columns) and one pointer per row, and :func:`sparse_break_even` says
+below which density that is smaller than the dense matrix.
+"""
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch.nn.utils import prune as torch_prune
+
+
+def _n_keep(numel, sparsity):
+    """How many entries to keep at ``sparsity`` (the fraction set to zero), rounded like torch does."""
+    if not 0.0 <= sparsity <= 1.0:
+        raise ValueError(f"sparsity must be in [0, 1], got {sparsity!r}")
+    return numel - round(sparsity * numel)
+
+
+def magnitude_mask(weight, sparsity):
+    """Bool mask of ``weight``'s shape keeping exactly the ``numel - round(sparsity * numel)`` largest |w|.
+
+    Ties at the threshold are broken by position (the earlier entry in row-major order is kept), so the
+    count is exact even when many weights share a magnitude (e.g. exact zeros).
+    """
+    keep = _n_keep(weight.numel(), sparsity)
+    order = torch.argsort(weight.detach().abs().flatten(), descending=True, stable=True)
+    mask = torch.zeros(weight.numel(), dtype=torch.bool, device=weight.device)
+    mask[order[:keep]] = True
+    return mask.view(weight.shape)
+
+
+def row_magnitude_mask(weight, sparsity):
+    """Like :func:`magnitude_mask` but per row of a matrix ``[rows, cols]``: every row keeps the same count.
+
+    Global pruning lets rows with large weights keep more entries; per-row pruning gives every item the
+    same budget (and the same bytes per row).
+    """
+    if weight.dim() != 2:
+        raise ValueError(f"weight must be a 2-d matrix, got shape {tuple(weight.shape)}")
+    keep = _n_keep(weight.shape[1], sparsity)
+    order = torch.argsort(weight.detach().abs(), dim=1, descending=True, stable=True)
+    mask = torch.zeros_like(weight, dtype=torch.bool)
+    mask.scatter_(1, order[:, :keep], True)
+    return mask
+
+
+def magnitude_prune(weight, sparsity, per_row=False):
+    """A copy of ``weight`` with the smallest |w| set to zero (global by default, or per row)."""
+    mask = row_magnitude_mask(weight, sparsity) if per_row else magnitude_mask(weight, sparsity)
+    return weight.detach() * mask
+
+
+def prune_modules(modules, sparsity, name="weight", permanent=True):
+    """Global L1 (magnitude) pruning of ``name`` across ``modules`` with ``torch.nn.utils.prune``.
+
+    ``prune.global_unstructured`` ranks the weights of all modules together. Until ``prune.remove`` the
+    module holds ``{name}_orig`` and ``{name}_mask`` (twice the bytes) and recomputes the product in a
+    forward pre-hook; ``permanent=True`` calls ``prune.remove`` so only the zeroed ``{name}`` is left.
+    Returns the modules.
+    """
+    parameters = [(module, name) for module in modules]
+    torch_prune.global_unstructured(parameters, pruning_method=torch_prune.L1Unstructured, amount=sparsity)
+    if permanent:
+        for module, parameter in parameters:
+            torch_prune.remove(module, parameter)
+    return modules
+
+
+@dataclass(frozen=True)
+class CSR:
+    """Compressed sparse row storage of a matrix ``[rows, cols]`` with compact index types.
+
+    ``values``: the non-zeros in row-major order ``[nnz]``; ``columns``: their column indices ``[nnz]``
+    (int16 by default); ``row_pointers``: ``[rows + 1]``, row ``r``'s entries are
+    ``values[row_pointers[r]:row_pointers[r + 1]]`` (int32 by default).
+    """
+
+    values: torch.Tensor
+    columns: torch.Tensor
+    row_pointers: torch.Tensor
+    shape: tuple
+
+    @classmethod
+    def from_dense(cls, dense, index_dtype=torch.int16, pointer_dtype=torch.int32):
+        """CSR of a dense matrix; raises ``ValueError`` if the index types cannot hold its columns or nnz."""
+        if dense.dim() != 2:
+            raise ValueError(f"dense must be a 2-d matrix, got shape {tuple(dense.shape)}")
+        rows, cols = dense.shape
+        if cols - 1 > torch.iinfo(index_dtype).max:
+            raise ValueError(f"{cols} columns do not fit in {index_dtype}")
+        row_index, col_index = dense.nonzero(as_tuple=True)  # row-major order
+        if len(row_index) > torch.iinfo(pointer_dtype).max:
+            raise ValueError(f"{len(row_index)} non-zeros do not fit in {pointer_dtype}")
+        counts = torch.bincount(row_index, minlength=rows)
+        pointers = torch.zeros(rows + 1, dtype=torch.int64)
+        pointers[1:] = torch.cumsum(counts, 0)
+        return cls(dense[row_index, col_index].clone(), col_index.to(index_dtype), pointers.to(pointer_dtype),
+                   (rows, cols))
+
+    @property
+    def nnz(self):
+        return self.values.numel()
+
+    @property
+    def nbytes(self):
+        """Exact bytes of values, column indices and row pointers."""
+        return sum(t.numel() * t.element_size() for t in (self.values, self.columns, self.row_pointers))
+
+    def to_dense(self):
+        """The dense matrix back, ``[rows, cols]`` (zeros where nothing is stored)."""
+        rows, cols = self.shape
+        counts = (self.row_pointers[1:] - self.row_pointers[:-1]).long()
+        row_index = torch.repeat_interleave(torch.arange(rows), counts)
+        dense = torch.zeros(self.shape, dtype=self.values.dtype)
+        dense[row_index, self.columns.long()] = self.values
+        return dense
+
+    def to_torch(self):
+        """A ``torch.sparse_csr_tensor`` (int64 indices, as torch's kernels want) for sparse matmul."""
+        with warnings.catch_warnings():  # "sparse CSR support is in beta"
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(self.row_pointers.long(), self.columns.long(), self.values, self.shape,
+                                           check_invariants=True)
+
+
+def csr_nbytes(rows, nnz, value_bytes=4, index_bytes=2, pointer_bytes=4):
+    """Bytes of a CSR matrix: ``nnz * (value_bytes + index_bytes) + (rows + 1) * pointer_bytes``."""
+    return nnz * (value_bytes + index_bytes) + (rows + 1) * pointer_bytes
+
+
+def sparse_break_even(rows, cols, value_bytes=4, index_bytes=2, pointer_bytes=4):
+    """The density (non-zeros / entries) below which CSR takes fewer bytes than the dense matrix.
+
+    Dense costs ``rows * cols * value_bytes``; CSR costs :func:`csr_nbytes`. Solving for equality::
+
+        density* = (rows * cols * value_bytes - (rows + 1) * pointer_bytes) / ((value_bytes + index_bytes) * rows * cols)
+
+    With fp32 values and int16 indices that is about 4/6 = 0.67: a third of the weights must be pruned
+    before sparse storage saves a single byte; with int32 indices (the usual default) it is 0.5.
+    """
+    for label, value in (("rows", rows), ("cols", cols), ("value_bytes", value_bytes),
+                         ("index_bytes", index_bytes), ("pointer_bytes", pointer_bytes)):
+        if not value > 0:
+            raise ValueError(f"{label} must be positive, got {value!r}")
+    entries = rows * cols
+    return (entries * value_bytes - (rows + 1) * pointer_bytes) / ((value_bytes + index_bytes) * entries)
+
+
+def refit_ease_on_support(train_matrix, support, lam=300.0):
+    """EASE re-solved with only the weights in ``support`` allowed to be non-zero: the "fine-tune" step.
+
+    EASE has no training loop to fine-tune, but its objective can be solved again on the kept entries:
+    for each target item ``j`` with kept source items ``S`` (``support[:, j]``, diagonal excluded),
+    ``B[S, j] = (X_S^T X_S + lam I)^{-1} X_S^T X_j`` — the best weights for that sparsity pattern, where
+    plain pruning just drops the others. ``train_matrix`` is the binary scipy ``[n_users, n_items]``,
+    ``support`` a bool ``[n_items, n_items]``. Costs one small solve per item (fast at high sparsity).
+    Returns float32 ``[n_items, n_items]``.
+    """
+    x = torch.as_tensor(train_matrix.toarray(), dtype=torch.float64)
+    gram = x.T @ x + lam * torch.eye(x.shape[1], dtype=torch.float64)
+    support = support.clone()
+    support.fill_diagonal_(False)
+    weight = torch.zeros(gram.shape, dtype=torch.float64)
+    for j in range(gram.shape[1]):
+        kept = support[:, j].nonzero().flatten()
+        if len(kept):
+            weight[kept, j] = torch.linalg.solve(gram[kept][:, kept], gram[kept, j])
+    return weight.float()

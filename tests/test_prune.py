@@ -1,0 +1,140 @@
+"""tinyrec.prune: exact magnitude pruning, torch.nn.utils.prune's masks, and storage that really shrinks."""
+
+import pytest
+import scipy.sparse as sp
+import torch
+from torch.nn.utils import prune as torch_prune
+
+from tinyrec import measure, prune
+
+
+@pytest.fixture()
+def weight():
+    return torch.randn(40, 60, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.9, 0.97, 1.0])
+def test_global_mask_keeps_exactly_the_largest(weight, sparsity):
+    mask = prune.magnitude_mask(weight, sparsity)
+    keep = weight.numel() - round(sparsity * weight.numel())
+    assert mask.dtype == torch.bool and mask.shape == weight.shape
+    assert int(mask.sum()) == keep
+    if 0 < keep < weight.numel():
+        assert weight.abs()[mask].min() >= weight.abs()[~mask].max()
+
+
+def test_ties_still_give_an_exact_count():
+    weight = torch.tensor([[0.0, 1.0, -1.0, 1.0], [1.0, 0.0, 0.0, -1.0]])
+    mask = prune.magnitude_mask(weight, 0.5)  # keep 4 of the five entries with |w| = 1
+    assert int(mask.sum()) == 4
+    assert not mask[weight == 0].any()
+    assert mask.tolist() == [[False, True, True, True], [True, False, False, False]]  # earliest first
+
+
+def test_per_row_mask_gives_every_row_the_same_budget(weight):
+    weight[3] *= 100  # a row of large weights would take most of a global budget
+    mask = prune.row_magnitude_mask(weight, 0.9)
+    assert mask.sum(dim=1).tolist() == [6] * 40
+    for row in range(40):
+        assert weight[row].abs()[mask[row]].min() >= weight[row].abs()[~mask[row]].max()
+    assert prune.magnitude_mask(weight, 0.9)[3].sum() > 6
+    pruned = prune.magnitude_prune(weight, 0.9, per_row=True)
+    assert torch.equal(pruned, weight * mask)
+
+
+def test_bad_sparsity_is_rejected(weight):
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="sparsity"):
+            prune.magnitude_mask(weight, bad)
+
+
+def test_agrees_with_torch_global_unstructured(weight):
+    first, second = torch.nn.Linear(60, 40), torch.nn.Linear(60, 40)
+    first.weight.data, second.weight.data = weight.clone(), 3 * weight.flip(0)
+    both = torch.cat([first.weight.data.flatten(), second.weight.data.flatten()])
+    expected = prune.magnitude_mask(both, 0.8)
+    prune.prune_modules([first, second], 0.8)
+    kept = torch.cat([first.weight.data.flatten(), second.weight.data.flatten()]) != 0
+    assert torch.equal(kept, expected)  # random weights: no ties, so the same entries
+
+
+def test_torch_prune_makes_the_state_dict_larger_until_removed(weight):
+    module = torch.nn.Linear(60, 40)
+    module.weight.data = weight.clone()
+    dense_bytes = measure.saved_bytes(module)
+    torch_prune.l1_unstructured(module, "weight", amount=0.9)
+    assert set(module.state_dict()) == {"bias", "weight_orig", "weight_mask"}
+    masked_bytes = measure.saved_bytes(module)
+    assert masked_bytes > dense_bytes + weight.numel() * 4 * 0.9  # the mask costs as much as the weights
+    torch_prune.remove(module, "weight")
+    assert set(module.state_dict()) == {"bias", "weight"}
+    assert int((module.weight == 0).sum()) == round(0.9 * weight.numel())
+    # 90% zeros in a dense tensor: nothing saved on disk (a few bytes of pickle metadata differ)
+    assert abs(measure.saved_bytes(module) - dense_bytes) < 100
+
+
+def test_csr_round_trips_and_counts_bytes_exactly(weight):
+    pruned = prune.magnitude_prune(weight, 0.9)
+    csr = prune.CSR.from_dense(pruned)
+    nnz = int((pruned != 0).sum())
+    assert csr.nnz == nnz
+    assert csr.values.dtype == torch.float32 and csr.columns.dtype == torch.int16
+    assert csr.row_pointers.dtype == torch.int32
+    assert csr.nbytes == nnz * (4 + 2) + (40 + 1) * 4 == prune.csr_nbytes(40, nnz)
+    assert torch.equal(csr.to_dense(), pruned)
+    assert torch.equal(csr.to_torch().to_dense(), pruned)
+    x = torch.randn(5, 40)
+    assert torch.allclose((csr.to_torch().t() @ x.T).T, x @ pruned, atol=1e-5)
+
+
+def test_csr_handles_empty_rows_and_rejects_too_many_columns():
+    dense = torch.zeros(4, 5)
+    dense[2, 1], dense[2, 4] = 1.5, -2.0
+    csr = prune.CSR.from_dense(dense)
+    assert csr.row_pointers.tolist() == [0, 0, 0, 2, 2]
+    assert torch.equal(csr.to_dense(), dense)
+    with pytest.raises(ValueError, match="do not fit"):
+        prune.CSR.from_dense(torch.ones(2, 40_000))
+    assert prune.CSR.from_dense(torch.ones(2, 40_000), index_dtype=torch.int32).nnz == 80_000
+
+
+def test_break_even_matches_formula_and_byte_counts():
+    rows, cols = 1682, 1682
+    density = prune.sparse_break_even(rows, cols)
+    expected = (rows * cols * 4 - (rows + 1) * 4) / (6 * rows * cols)
+    assert density == pytest.approx(expected)
+    assert 0.66 < density < 2 / 3
+    assert prune.sparse_break_even(rows, cols, index_bytes=4) == pytest.approx(0.5, abs=1e-3)
+    dense_bytes = rows * cols * 4
+    threshold = density * rows * cols
+    assert prune.csr_nbytes(rows, int(threshold)) < dense_bytes < prune.csr_nbytes(rows, int(threshold) + 1)
+    # and with a real CSR object at a small size
+    small_rows, small_cols = 10, 12
+    nnz_below = int(prune.sparse_break_even(small_rows, small_cols) * small_rows * small_cols)
+    dense = torch.zeros(small_rows, small_cols)
+    dense.view(-1)[:nnz_below] = 1.0
+    assert prune.CSR.from_dense(dense).nbytes < small_rows * small_cols * 4
+    dense.view(-1)[nnz_below] = 1.0
+    assert prune.CSR.from_dense(dense).nbytes > small_rows * small_cols * 4
+    with pytest.raises(ValueError, match="must be positive"):
+        prune.sparse_break_even(0, 10)
+
+
+def test_refit_on_full_support_is_ease_and_beats_plain_pruning():
+    generator = torch.Generator().manual_seed(1)
+    x = (torch.rand(200, 30, generator=generator) < 0.2).double()
+    lam = 5.0
+    p = torch.linalg.inv(x.T @ x + lam * torch.eye(30, dtype=torch.float64))
+    ease = -p / torch.diagonal(p)
+    ease.fill_diagonal_(0.0)
+    matrix = sp.csr_matrix(x.numpy())
+    full = prune.refit_ease_on_support(matrix, torch.ones(30, 30, dtype=torch.bool), lam)
+    assert torch.allclose(full, ease.float(), atol=1e-5)
+    mask = prune.magnitude_mask(ease, 0.8)
+    refit = prune.refit_ease_on_support(matrix, mask, lam)
+    assert not refit[~mask].any()
+
+    def loss(b):
+        return ((x - x @ b.double()) ** 2).sum() + lam * (b.double() ** 2).sum()
+
+    assert loss(refit) < loss(ease * mask)
