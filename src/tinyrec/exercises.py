@@ -1,4 +1,4 @@
-"""Exercises: the student-notebook generator, the two editions of the book, and the checks.
+"""Exercises: the student-notebook generator and the two editions of the book.
 
 **One source per exercise.** ``solutions/<name>.ipynb`` holds the exercise *with* its answers, between
 nbgrader's markers (nbgrader finds the same regions once its "Create Assignment" toolbar marks those cells
@@ -11,6 +11,8 @@ as answers):
   comments, invisible in the rendered page; nbgrader looks for "BEGIN SOLUTION" in any line). Wrap the
   answer in a ``:::{admonition} Answer`` / ``:class: dropdown`` block so the learner edition collapses it;
 * a cell tagged ``solution-only`` (e.g. notes for instructors) is left out of the student version.
+
+Each exercise ends with a check from :mod:`tinyrec.checks`, which tells the learner what is wrong.
 
 ``make exercises`` (``python -m tinyrec.exercises solutions notebooks``) writes the student version
 ``notebooks/<name>.ipynb``: each code region becomes ``raise NotImplementedError("Exercise: ...")`` at the
@@ -34,20 +36,13 @@ files :func:`course_edition` writes: the same table of contents with every ``sol
 notebook is in it, so neither its HTML nor its download buttons contain solution code.
 """
 
-import math
-import numbers
 import sys
 from pathlib import Path
 
 import nbformat
-import numpy as np
-import torch
 import yaml
 
-from tinyrec.metrics import ndcg_at_k
-
-__all__ = ["student_notebook", "generate", "stale_notebooks", "is_student_notebook", "course_edition",
-           "check_ndcg"]
+__all__ = ["student_notebook", "generate", "stale_notebooks", "is_student_notebook", "course_edition"]
 
 MARKERS = {  # cell type -> (begin, end); a line containing "BEGIN/END SOLUTION" must be exactly one of these
     "code": ("### BEGIN SOLUTION", "### END SOLUTION"),
@@ -205,110 +200,6 @@ def course_edition(out_dir, root="."):
     for path, data in zip(paths, (toc, config)):
         path.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     return paths
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Checks: each runs the learner's function on hand-picked cases and says what is wrong, not just "failed".
-
-K = 10
-# (what the case shows, ranked_items, relevant_items, what to look at when it fails)
-NDCG_CASES = [
-    ("the worked example in the text", [4, 8, 15, 16, 23, 42, 1, 2, 3, 5], [8, 42],
-     "Relevant items at ranks 2 and 6: DCG = 1/log2(3) + 1/log2(7), IDCG = 1/log2(2) + 1/log2(3)."),
-    ("two relevant items, both at the top", [7, 3, 12, 0, 5, 9, 1, 14, 2, 8, 4, 6], [7, 3],
-     "A perfect ranking: NDCG = 1, whatever K is."),
-    ("one relevant item, at rank 2", [5, 3, 9, 1, 0, 2, 4, 6, 7, 8, 10], [3],
-     "DCG = 1/log2(2 + 1) and IDCG = 1/log2(1 + 1) = 1, so NDCG = 0.631."),
-    ("relevant at rank 3, at rank 11 and not ranked", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [2, 10, 30],
-     "Only rank 3 is in the top 10, so DCG = 1/log2(4); IDCG counts all 3 relevant items, retrieved or not."),
-    ("the only relevant item at rank 11", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [10],
-     "Rank 11 is outside the top 10: NDCG@10 = 0, and IDCG (one relevant item) is 1, not 0."),
-    ("12 relevant items filling the top 10", list(range(15)), list(range(12)),
-     "Every one of the top 10 is relevant, a perfect top-10: NDCG@10 = 1."),
-    ("an item listed twice in relevant_items", [5, 0, 1, 2, 3, 4, 6, 7, 8, 9, 10], [5, 5, 2],
-     "Items 5 and 2 are relevant (5 is listed twice): DCG = 1 + 1/log2(5), IDCG = 1 + 1/log2(3)."),
-]
-
-
-def _ndcg_variant(ranked, relevant, n_ideal=None, offset=1, cut=K):
-    """NDCG@K of one list with its parts made explicit, to recognise a mistake: ``n_ideal`` positions in
-    the IDCG (by default min(K, |relevant|)), discount ``1 / log2(rank + offset)``, only the first ``cut``
-    ranks counted (all when None)."""
-    n_ideal = min(K, len(set(relevant))) if n_ideal is None else n_ideal
-    dcg = sum(1 / math.log2(rank + offset) for rank, item in enumerate(ranked[:cut], start=1)
-              if item in set(relevant))
-    return dcg / sum(1 / math.log2(rank + offset) for rank in range(1, n_ideal + 1))
-
-
-DIVISION_BY_ZERO = ("The discount at rank r is 1/log2(r + 1): 1 at rank 1, never 1/log2(1) = 1/0. "
-                    "IDCG sums over min(K, |relevant|) >= 1 positions, so it is never 0 either.")
-NDCG_MISTAKES = [  # (what the learner's function returns when it makes this mistake, the diagnosis)
-    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, n_ideal=K),
-     "IDCG summed over all K = 10 positions. The ideal ranking puts the user's relevant items first, so "
-     "it has only min(K, |relevant|) non-zero terms: with 2 relevant items at the top, NDCG must be 1."),
-    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, n_ideal=len(set(relevant))),
-     "IDCG summed over all relevant items. The ideal top-K list is cut at K too: min(K, |relevant|) terms."),
-    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, n_ideal=min(K, len(relevant))),
-     "Repeated items counted twice. relevant_items may list an item more than once: use a set."),
-    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, offset=2),
-     "Discount off by one: rank 1 (the first item) is discounted by 1/log2(1 + 1) = 1. With enumerate(), "
-     "which counts from 0, that is 1/log2(i + 2); with ranks counted from 1, 1/log2(rank + 1)."),
-    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, cut=None),
-     "Items below rank 10 counted. NDCG@10 looks only at the top 10: use ranked_items[:10]."),
-    (lambda ranked, relevant: _ndcg_variant(ranked, relevant, n_ideal=len(set(ranked[:K]) & set(relevant))),
-     "IDCG computed from the relevant items you retrieved. It comes from all of the user's relevant items, "
-     "min(K, |relevant|) of them, retrieved or not; otherwise missing an item costs nothing."),
-]
-
-
-def _reference_ndcg(ranked, relevant):
-    """NDCG@K of one ranked list (at least K items, best first), by ``tinyrec.metrics.ndcg_at_k``."""
-    n_items = max(ranked + relevant) + 1
-    scores = torch.full((1, n_items), -1.0, dtype=torch.float64)  # unranked items come after the list
-    scores[0, ranked] = torch.arange(len(ranked), 0, -1, dtype=torch.float64)
-    mask = torch.zeros(1, n_items, dtype=torch.bool)
-    mask[0, relevant] = True
-    return ndcg_at_k(scores, mask, K).item()
-
-
-def _diagnose(result, expected, ranked, relevant):
-    """What is wrong with ``result`` for this case, or None when it is right."""
-    if isinstance(result, (torch.Tensor, np.ndarray)):
-        return (f"it returned a {type(result).__module__}.{type(result).__name__}, not a number: "
-                "return a plain Python float (float(x), or x.item() for a one-element tensor).")
-    if isinstance(result, bool) or not isinstance(result, numbers.Real):
-        return f"it returned {result!r} ({type(result).__name__}): return a Python float."
-    if not math.isfinite(result):
-        return f"it returned {result}, the result of a division by zero. {DIVISION_BY_ZERO}"
-    if math.isclose(result, expected, abs_tol=1e-6):
-        return None
-    for mistake, diagnosis in NDCG_MISTAKES:
-        try:
-            if math.isclose(result, mistake(ranked, relevant), abs_tol=1e-6):
-                return diagnosis
-        except ZeroDivisionError:  # this mistake would have crashed here
-            pass
-    return f"expected {expected:.4f}, got {result:.4f}."
-
-
-def check_ndcg(fn):
-    """Check ``fn(ranked_items, relevant_items) -> float``, NDCG@10 of one user, against
-    ``tinyrec.metrics.ndcg_at_k`` on hand-picked cases; prints a message when it is right and raises
-    ``AssertionError`` naming the case and the likely mistake when it is not."""
-    for name, ranked, relevant, hint in NDCG_CASES:
-        expected = _reference_ndcg(ranked, relevant)
-        call = f"{getattr(fn, '__name__', 'fn')}({ranked}, {relevant})"
-        try:
-            with np.errstate(all="ignore"):
-                result = fn(list(ranked), list(relevant))
-        except ZeroDivisionError as error:
-            raise AssertionError(
-                f"Case '{name}': {call} divided by zero.\n{DIVISION_BY_ZERO}\nHint: {hint}") from error
-        problem = _diagnose(result, expected, ranked, relevant)
-        if problem:
-            raise AssertionError(f"Case '{name}': {call}\n{problem}\nHint: {hint}")
-    print(f"Correct! {getattr(fn, '__name__', 'fn')} agrees with tinyrec.metrics.ndcg_at_k on:",
-          *(f"  ✓ {case[0]}" for case in NDCG_CASES), sep="\n")
 
 
 def main(argv=None):
