@@ -6,11 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tinyrec import distill
-
 from tinyrec.distill import (
     distillation_loss, kd_loss, listwise_kd_loss, pointwise_kd_loss, rank_weights, ranking_distillation_loss,
-    teacher_top_k,
+    student_objective, teacher_top_k,
 )
 
 
@@ -353,12 +351,12 @@ def test_ranking_distillation_with_negatives_is_pairwise():
     scores = torch.randn(3, 8)
     top = torch.tensor([[0, 1], [2, 3], [4, 5]])
     negatives = torch.tensor([7, 6, 7])
-    w = distill.rank_weights(2, 1.0)
+    w = rank_weights(2, 1.0)
     expected = -(w * F.logsigmoid(scores.gather(1, top) - scores[torch.arange(3), negatives][:, None])).sum(1).mean()
-    got = distill.ranking_distillation_loss(scores, top, w, negative_items=negatives)
+    got = ranking_distillation_loss(scores, top, w, negative_items=negatives)
     assert torch.allclose(got, expected)
     # Adding the same constant to every score changes nothing once negatives are used.
-    assert torch.allclose(distill.ranking_distillation_loss(scores + 5.0, top, w, negative_items=negatives), got)
+    assert torch.allclose(ranking_distillation_loss(scores + 5.0, top, w, negative_items=negatives), got)
 
 
 class _Recorder(torch.nn.Module):
@@ -381,16 +379,16 @@ def test_student_objective_matches_the_losses_and_samples_users():
     seen[:, :3] = True
     student = _Recorder(6, 10)
     users = torch.arange(6)
-    listwise = distill.student_objective("listwise", teacher, seen, temperature=0.5, users_per_step=10)
+    listwise = student_objective("listwise", teacher, seen, temperature=0.5, users_per_step=10)
     assert torch.allclose(listwise(student, users),
-                          distill.listwise_kd_loss(student.table, teacher, 0.5, exclude=seen))
-    sampled = distill.student_objective("pointwise", teacher, seen, users_per_step=4,
+                          listwise_kd_loss(student.table, teacher, 0.5, exclude=seen))
+    sampled = student_objective("pointwise", teacher, seen, users_per_step=4,
                                         generator=torch.Generator().manual_seed(0))
     sampled(student, users)
     assert len(student.calls[-1]) == 4 and len(set(student.calls[-1].tolist())) == 4
-    ranking = distill.student_objective("ranking", teacher, seen, top_k=2, lam=1.0)
+    ranking = student_objective("ranking", teacher, seen, top_k=2, lam=1.0)
     loss = ranking(student, users)
     loss.backward()
     assert torch.isfinite(loss) and torch.all(student.table.grad[:, :3] == 0)  # seen items get no gradient
     with pytest.raises(ValueError, match="method must be one of"):
-        distill.student_objective("softmax", teacher, seen)
+        student_objective("softmax", teacher, seen)
