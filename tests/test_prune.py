@@ -138,3 +138,48 @@ def test_refit_on_full_support_is_ease_and_beats_plain_pruning():
         return ((x - x @ b.double()) ** 2).sum() + lam * (b.double() ** 2).sum()
 
     assert loss(refit) < loss(ease * mask)
+
+
+def test_global_masks_prune_several_tensors_against_one_threshold():
+    small, large = torch.full((10, 4), 0.1), torch.full((5, 4), 10.0)
+    small[0, 0] = 20.0
+    masks = prune.global_magnitude_masks([small, large], 0.65)  # 39 of 60 entries go: all small ones but one
+    assert [m.shape for m in masks] == [small.shape, large.shape]
+    assert int(masks[0].sum()) == 1 and masks[0][0, 0] and bool(masks[1].all())
+    weights = [torch.randn(7, 3), torch.randn(2, 9)]
+    flat = prune.magnitude_mask(torch.cat([w.flatten() for w in weights]), 0.8)
+    assert torch.equal(torch.cat([m.flatten() for m in prune.global_magnitude_masks(weights, 0.8)]), flat)
+
+
+def test_prune_and_finetune_keeps_pruned_weights_at_zero(tmp_path, monkeypatch):
+    from tinyrec import data, evaluate, train
+
+    monkeypatch.setenv("TINYREC_CACHE", str(tmp_path))
+    split = data.split_per_user(data.synthetic_interactions(n_users=200, n_items=80, seed=0)[0], seed=0)
+    settings = dict(lr=0.01, seed=0, progress=False)
+    model, _ = train.train_bpr(split, dim=8, max_epochs=30, **settings)
+    one_shot = evaluate.evaluate(_pruned_copy(model, 0.8), split, "valid")["ndcg@10"]
+    model, history = prune.prune_and_finetune(model, split, (0.5, 0.8), max_epochs=10, patience=10, **settings)
+    assert [h["sparsity"] for h in history] == [0.5, 0.8]
+    weights = torch.cat([model.user.weight.flatten(), model.item.weight.flatten()])
+    assert int((weights == 0).sum()) == round(0.8 * weights.numel())
+    assert history[-1]["valid_ndcg@10"] >= one_shot  # fine-tuning only keeps epochs that do not hurt
+    with pytest.raises(ValueError, match="increasing"):
+        prune.prune_and_finetune(model, split, (0.9, 0.5), **settings)
+    with pytest.raises(ValueError, match="no parameter 'users.weight'"):
+        train.train_bpr(split, dim=8, max_epochs=1, masks={"users.weight": torch.ones(200, 8, dtype=torch.bool)},
+                        **settings)
+    with pytest.raises(ValueError, match="must be bool"):
+        train.train_bpr(split, dim=8, max_epochs=1, masks={"user.weight": torch.ones(3, 8, dtype=torch.bool)},
+                        **settings)
+
+
+def _pruned_copy(model, sparsity):
+    import copy
+
+    pruned = copy.deepcopy(model)
+    tables = [pruned.user.weight, pruned.item.weight]
+    with torch.no_grad():
+        for table, mask in zip(tables, prune.global_magnitude_masks(tables, sparsity)):
+            table.mul_(mask)
+    return pruned

@@ -31,16 +31,19 @@ class BPRMF(nn.Module):
     """Matrix factorisation: score(u, i) = <p_u, q_i>, trained with the BPR loss (Rendle et al., 2009).
 
     Parameters: ``(n_users + n_items) * dim``. Embeddings start Xavier-normal, as in RecBole.
+    ``user`` and ``item`` replace the plain tables with any module that maps ids long ``[b]`` to
+    ``[b, dim]`` and has a ``weight`` ``[n, dim]`` (e.g. the shared tables of :mod:`tinyrec.share`).
     """
 
-    def __init__(self, n_users, n_items, dim=64):
+    def __init__(self, n_users, n_items, dim=64, user=None, item=None):
         super().__init__()
         if dim < 1:
             raise ValueError(f"dim must be a positive integer, got {dim!r}")
-        self.user = nn.Embedding(n_users, dim)
-        self.item = nn.Embedding(n_items, dim)
-        nn.init.xavier_normal_(self.user.weight)
-        nn.init.xavier_normal_(self.item.weight)
+        self.user = user if user is not None else _xavier_embedding(n_users, dim)
+        self.item = item if item is not None else _xavier_embedding(n_items, dim)
+        for name, table, n in (("user", self.user, n_users), ("item", self.item, n_items)):
+            if tuple(table.weight.shape) != (n, dim):
+                raise ValueError(f"the {name} table must give [{n}, {dim}] embeddings, got {tuple(table.weight.shape)}")
 
     def forward(self, users, history=None):
         return self.user(users) @ self.item.weight.T
@@ -48,6 +51,12 @@ class BPRMF(nn.Module):
     def pair_scores(self, users, items):
         """Scores of (user, item) pairs: users, items long ``[b]`` -> float ``[b]``."""
         return (self.user(users) * self.item(items)).sum(-1)
+
+
+def _xavier_embedding(n, dim):
+    table = nn.Embedding(n, dim)
+    nn.init.xavier_normal_(table.weight)
+    return table
 
 
 def bpr_loss(positive_scores, negative_scores):

@@ -172,3 +172,37 @@ def refit_ease_on_support(train_matrix, support, lam=300.0):
         if len(kept):
             weight[kept, j] = torch.linalg.solve(gram[kept][:, kept], gram[kept, j])
     return weight.float()
+
+
+def global_magnitude_masks(weights, sparsity):
+    """Masks for several tensors pruned *together*: the ``round(sparsity * total)`` smallest |w| of all of them.
+
+    weights: list of tensors -> list of bool masks of the same shapes. Unlike pruning each tensor at
+    ``sparsity``, tables with larger weights keep more of their entries.
+    """
+    flat = torch.cat([w.detach().flatten() for w in weights])
+    keep = magnitude_mask(flat, sparsity)
+    return [part.view(w.shape) for part, w in zip(keep.split([w.numel() for w in weights]), weights)]
+
+
+def prune_and_finetune(model, split, sparsities, names=("user.weight", "item.weight"), seed=None, progress=True,
+                       **settings):
+    """Iterative magnitude pruning of a trained BPR-MF: for each sparsity in turn, prune globally, fine-tune.
+
+    ``sparsities`` increasing, e.g. ``(0.5, 0.75, 0.9)``; ``names`` are the parameters pruned together.
+    Each fine-tune is :func:`tinyrec.train.train_bpr` started from the pruned model with the masks kept
+    (pruned weights stay zero) and ``settings`` (e.g. ``max_epochs``, ``patience``). Modifies ``model``.
+    Returns ``(model, history)``: one ``{"sparsity", "epochs", "valid_ndcg@10"}`` per step.
+    """
+    from tinyrec.train import train_bpr
+
+    if list(sparsities) != sorted(sparsities) or not all(0.0 <= s < 1.0 for s in sparsities):
+        raise ValueError(f"sparsities must be increasing values in [0, 1), got {sparsities!r}")
+    parameters = dict(model.named_parameters())
+    history = []
+    for sparsity in sparsities:
+        masks = dict(zip(names, global_magnitude_masks([parameters[n] for n in names], sparsity)))
+        model, steps = train_bpr(split, seed=seed, progress=progress, build=lambda: model, masks=masks, **settings)
+        parameters = dict(model.named_parameters())
+        history.append({"sparsity": sparsity, "epochs": len(steps), "valid_ndcg@10": max(s["valid_ndcg@10"] for s in steps)})
+    return model, history

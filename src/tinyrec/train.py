@@ -55,13 +55,16 @@ def sample_negatives(users, positives, generator=None):
 
 
 def train_bpr(split, dim=64, lr=1e-3, weight_decay=1e-5, batch_size=2048, max_epochs=300, patience=10, seed=None,
-              device=None, progress=True, extra_loss=None, alpha=0.0):
+              device=None, progress=True, extra_loss=None, alpha=0.0, build=None, masks=None):
     """Train :class:`~tinyrec.models.BPRMF` with early stopping on validation NDCG@10.
 
     One sampled negative per training interaction per epoch; Adam; after each epoch the model is
     evaluated on the validation part (full ranking) and the best epoch's weights are kept.
     With ``extra_loss(model, users)`` (users: long ``[b]``, the distinct users of a batch -> scalar),
     e.g. a distillation loss, each step minimises ``(1 - alpha) * BPR + alpha * extra_loss``.
+    ``build()``, called after seeding, returns the model to train instead of a fresh ``BPRMF(dim)`` (one with
+    shared embedding tables, or a trained one to fine-tune). ``masks`` (``{parameter name: bool tensor}``)
+    are re-applied after every step, so pruned weights stay exactly zero while the others are fine-tuned.
     Returns ``(model, history)``; history is a list of ``{"epoch", "loss", "valid_ndcg@10"}``.
     """
     if not 0.0 <= alpha <= 1.0 or (alpha > 0 and extra_loss is None):
@@ -72,7 +75,12 @@ def train_bpr(split, dim=64, lr=1e-3, weight_decay=1e-5, batch_size=2048, max_ep
     seed = seed_everything(seed)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     generator = torch.Generator(device=device).manual_seed(seed)
-    model = BPRMF(split.n_users, split.n_items, dim).to(device)
+    model = (build() if build is not None else BPRMF(split.n_users, split.n_items, dim)).to(device)
+    parameters = dict(model.named_parameters())
+    masks = {name: _mask_for(parameters, name, mask).to(device) for name, mask in (masks or {}).items()}
+    with torch.no_grad():
+        for name, mask in masks.items():
+            parameters[name].mul_(mask)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     users = torch.as_tensor(split.train["user"].to_numpy(copy=True), device=device)
     items = torch.as_tensor(split.train["item"].to_numpy(copy=True), device=device)
@@ -93,6 +101,9 @@ def train_bpr(split, dim=64, lr=1e-3, weight_decay=1e-5, batch_size=2048, max_ep
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            with torch.no_grad():
+                for name, mask in masks.items():
+                    parameters[name].mul_(mask)
             total += loss.item() * len(batch)
         score = evaluate(model, split, "valid")["ndcg@10"]
         history.append({"epoch": epoch, "loss": total / len(order), "valid_ndcg@10": score})
@@ -108,12 +119,22 @@ def train_bpr(split, dim=64, lr=1e-3, weight_decay=1e-5, batch_size=2048, max_ep
     return model.eval(), history
 
 
+def _mask_for(parameters, name, mask):
+    """``mask`` checked against the parameter ``name`` it will be applied to."""
+    if name not in parameters:
+        raise ValueError(f"no parameter {name!r} to mask; the model has {sorted(parameters)}")
+    if mask.dtype != torch.bool or mask.shape != parameters[name].shape:
+        raise ValueError(f"the mask of {name!r} must be bool {tuple(parameters[name].shape)}, "
+                         f"got {mask.dtype} {tuple(mask.shape)}")
+    return mask
+
+
 def code_version():
     """Short SHA-256 of the source of the modules that determine a trained model."""
-    from tinyrec import data, distill, evaluate, metrics, models
+    from tinyrec import data, distill, evaluate, metrics, models, share
 
     digest = hashlib.sha256()
-    for module in (data, distill, evaluate, metrics, models):
+    for module in (data, distill, evaluate, metrics, models, share):
         digest.update(Path(module.__file__).read_bytes())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:16]
@@ -149,16 +170,30 @@ def cached(name, config, split, fit, build):
     return model.eval(), history
 
 
-def trained_bpr(split, dim=64, seed=None, progress=True, **settings):
-    """BPR-MF trained by :func:`train_bpr` (cached on disk). Returns ``(model, history)``."""
+def _builder(split, dim, share):
+    """Makes the untrained BPR-MF: plain, or with tables shared as ``share = {"kind", "reduction"}``."""
     from tinyrec.models import BPRMF
+    from tinyrec.share import shared_bprmf
 
+    if share is None:
+        return lambda: BPRMF(split.n_users, split.n_items, dim)
+    if not isinstance(share, dict) or set(share) != {"kind", "reduction"}:
+        raise ValueError(f"share must be None or {{'kind': 'qr' | 'hash', 'reduction': number}}, got {share!r}")
+    shared_bprmf(split.n_users, split.n_items, dim, **share)  # fail now, not after training, on bad values
+    return lambda: shared_bprmf(split.n_users, split.n_items, dim, **share)
+
+
+def trained_bpr(split, dim=64, seed=None, progress=True, share=None, **settings):
+    """BPR-MF trained by :func:`train_bpr` (cached on disk). Returns ``(model, history)``.
+
+    ``share = {"kind": "qr" | "hash", "reduction": r}`` shares embedding rows (:func:`tinyrec.share.shared_bprmf`).
+    """
     seed = resolve_seed(seed)
-    return cached(
-        "bpr", {"dim": dim, "seed": seed, **settings}, split,
-        fit=lambda: train_bpr(split, dim=dim, seed=seed, progress=progress, **settings),
-        build=lambda: BPRMF(split.n_users, split.n_items, dim),
-    )
+    build = _builder(split, dim, share)
+    config = {"dim": dim, "seed": seed, **settings, **({"share": share} if share else {})}
+    return cached("bpr", config, split,
+                  fit=lambda: train_bpr(split, dim=dim, seed=seed, progress=progress, build=build, **settings),
+                  build=build)
 
 
 def trained_ease(split, lam=300.0):
@@ -174,20 +209,19 @@ def trained_ease(split, lam=300.0):
 
 
 def trained_student(split, method=None, dim=64, temperature=0.05, alpha=0.5, seed=None, teacher_lam=300.0,
-                    progress=True, **settings):
+                    progress=True, share=None, **settings):
     """BPR-MF trained with a distillation term from the EASE teacher (cached on disk).
 
     ``method`` is ``None`` (no distillation: the plain :func:`trained_bpr` model) or one of
     :data:`tinyrec.distill.METHODS`; each step minimises ``(1 - alpha) * BPR + alpha * distillation``.
     ``settings`` go to :func:`tinyrec.distill.student_objective` (``top_k``, ``lam``, ``users_per_step``)
-    or to :func:`train_bpr`. Returns ``(model, history)``.
+    or to :func:`train_bpr`; ``share`` as in :func:`trained_bpr`. Returns ``(model, history)``.
     """
     from tinyrec import distill
     from tinyrec.evaluate import score_all
-    from tinyrec.models import BPRMF
 
     if method is None:
-        return trained_bpr(split, dim=dim, seed=seed, progress=progress, **settings)
+        return trained_bpr(split, dim=dim, seed=seed, progress=progress, share=share, **settings)
     seed = resolve_seed(seed)
     objective_keys = {"top_k", "lam", "users_per_step"}
     objective = {k: v for k, v in settings.items() if k in objective_keys}
@@ -200,9 +234,10 @@ def trained_student(split, method=None, dim=64, temperature=0.05, alpha=0.5, see
         generator = torch.Generator().manual_seed(seed)
         extra = distill.student_objective(method, score_all(teacher, split), split.mask("train"),
                                           generator=generator, **objective)
-        return train_bpr(split, dim=dim, seed=seed, progress=progress, extra_loss=extra, alpha=alpha, **training)
+        return train_bpr(split, dim=dim, seed=seed, progress=progress, extra_loss=extra, alpha=alpha, build=build,
+                         **training)
 
+    build = _builder(split, dim, share)
     config = {"dim": dim, "seed": seed, "method": method, "alpha": alpha, "teacher": {"ease": teacher_lam},
-              **objective, **training}
-    return cached("student", config, split, fit=fit,
-                  build=lambda: BPRMF(split.n_users, split.n_items, dim))
+              **objective, **training, **({"share": share} if share else {})}
+    return cached("student", config, split, fit=fit, build=build)

@@ -1,0 +1,85 @@
+"""tinyrec.share: the hashing trick and quotient-remainder embeddings, and BPR-MF models built on them."""
+
+import math
+
+import pytest
+import torch
+
+from tinyrec import data, evaluate, models, share, train
+
+
+@pytest.fixture(scope="module")
+def split():
+    df, _, _ = data.synthetic_interactions(n_users=300, n_items=120, seed=0)
+    return data.split_per_user(df, seed=0)
+
+
+def test_hash_embedding_shares_rows_of_ids_a_bucket_count_apart():
+    table = share.HashEmbedding(100, 8, buckets=10)
+    ids = torch.tensor([3, 13, 93, 4])
+    out = table(ids)
+    assert out.shape == (4, 8)
+    assert torch.equal(out[0], out[1]) and torch.equal(out[0], out[2])  # collisions: identical embeddings
+    assert not torch.equal(out[0], out[3])
+    assert sum(p.numel() for p in table.parameters()) == 10 * 8
+    assert torch.equal(table.weight[93], table.table.weight[3])
+
+
+@pytest.mark.parametrize("operation", ["mult", "add"])
+def test_qr_embedding_composes_quotient_and_remainder_rows(operation):
+    table = share.QREmbedding(100, 4, buckets=7, operation=operation)
+    with torch.no_grad():
+        table.remainder.weight.normal_()  # away from the neutral start, so the composition is visible
+    q, r = table.quotient.weight, table.remainder.weight
+    expected = q[93 // 7] * r[93 % 7] if operation == "mult" else q[93 // 7] + r[93 % 7]
+    assert torch.allclose(table(torch.tensor([93]))[0], expected)
+    assert table.quotient.num_embeddings == math.ceil(100 / 7) == 15
+    assert sum(p.numel() for p in table.parameters()) == share.qr_rows(100, 7) * 4 == 22 * 4
+    # complementary partitions: every id has its own (quotient, remainder) pair, so its own embedding
+    assert len({tuple(row.tolist()) for row in table.weight}) == 100
+
+
+def test_qr_embedding_starts_from_its_quotient_rows():
+    table = share.QREmbedding(50, 4, buckets=5)
+    assert torch.equal(table.weight, table.quotient.weight.repeat_interleave(5, dim=0)[:50])
+
+
+def test_qr_buckets_fit_the_budget_and_reject_impossible_ones():
+    for n, reduction in [(943, 4), (1682, 4), (1682, 8), (943, 8)]:
+        m = share.qr_buckets_for(n, reduction)
+        assert share.qr_rows(n, m) <= n / reduction < share.qr_rows(n, m - 1)
+    with pytest.raises(ValueError, match="smallest has 62 rows"):
+        share.qr_buckets_for(943, 16)  # at best ~2 sqrt(943) rows
+    with pytest.raises(ValueError, match="reduction"):
+        share.qr_buckets_for(943, 0.5)
+
+
+@pytest.mark.parametrize("bad", [
+    lambda: share.HashEmbedding(10, 4, buckets=0),
+    lambda: share.HashEmbedding(10, 4, buckets=11),
+    lambda: share.QREmbedding(10, 0, buckets=3),
+    lambda: share.QREmbedding(10, 4, buckets=3, operation="concat"),
+    lambda: share.HashEmbedding(10, 4, buckets=5)(torch.tensor([10])),
+    lambda: share.HashEmbedding(10, 4, buckets=5)(torch.tensor([1.0])),
+    lambda: share.shared_bprmf(10, 10, 4, kind="tt", reduction=2),
+])
+def test_bad_input_is_a_value_error(bad):
+    with pytest.raises(ValueError):
+        bad()
+
+
+def test_shared_bprmf_trains_and_is_cached(split, tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYREC_CACHE", str(tmp_path))
+    settings = dict(dim=8, seed=0, lr=0.01, max_epochs=40, progress=False)
+    qr, _ = train.trained_bpr(split, share={"kind": "qr", "reduction": 3}, **settings)
+    assert isinstance(qr.user, share.QREmbedding) and isinstance(qr.item, share.QREmbedding)
+    assert models.count_parameters(qr) <= (split.n_users + split.n_items) * 8 / 3
+    train.seed_everything(0)
+    untrained = share.shared_bprmf(split.n_users, split.n_items, 8, kind="qr", reduction=3)
+    assert evaluate.evaluate(qr, split)["ndcg@10"] > 1.5 * evaluate.evaluate(untrained, split)["ndcg@10"]
+    again, _ = train.trained_bpr(split, share={"kind": "qr", "reduction": 3}, **settings)
+    assert torch.equal(again.user.weight, qr.user.weight)
+    train.trained_bpr(split, **settings)  # the unshared model is a different cache entry
+    assert len(list((tmp_path / "models").glob("bpr-*.pt"))) == 2
+    with pytest.raises(ValueError, match="share"):
+        train.trained_bpr(split, share=("qr", 3), **settings)
