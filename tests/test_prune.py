@@ -183,3 +183,27 @@ def _pruned_copy(model, sparsity):
         for table, mask in zip(tables, prune.global_magnitude_masks(tables, sparsity)):
             table.mul_(mask)
     return pruned
+
+
+def test_popular_items_and_item_subset_scoring():
+    import scipy.sparse as sparse
+
+    from tinyrec import models
+
+    x = sparse.csr_matrix(torch.tensor([[1, 1, 0, 1, 0], [1, 0, 0, 1, 1], [0, 1, 0, 1, 0]], dtype=torch.float32).numpy())
+    kept = prune.popular_items(x, 3)  # counts 2, 2, 0, 3, 1: item 3, then items 0 and 1 (tie -> lower id)
+    assert kept.tolist() == [0, 1, 3]
+    ease = models.EASE(5, lam=1.0).fit(x)
+    subset = prune.ItemSubset.from_ease(ease, kept)
+    assert subset.weight.shape == (3, 3) and models.count_parameters(subset) == 9
+    history = torch.as_tensor(x.toarray())
+    scores = subset(torch.arange(3), history)
+    assert torch.isinf(scores[:, [2, 4]]).all() and (scores[:, [2, 4]] < 0).all()
+    expected = history[:, kept] @ ease.weight[kept][:, kept]
+    assert torch.allclose(scores[:, kept], expected)
+    refit = prune.ItemSubset.refit_ease(x, kept, lam=1.0)
+    assert torch.allclose(refit.weight, models.EASE(3, lam=1.0).fit(x[:, [0, 1, 3]]).weight)
+    with pytest.raises(ValueError, match="keep"):
+        prune.popular_items(x, 6)
+    with pytest.raises(ValueError, match=r"\[3, 3\]"):
+        prune.ItemSubset(torch.zeros(2, 2), kept, 5)
