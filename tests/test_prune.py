@@ -158,7 +158,10 @@ def test_prune_and_finetune_keeps_pruned_weights_at_zero(tmp_path, monkeypatch):
     split = data.split_per_user(data.synthetic_interactions(n_users=200, n_items=80, seed=0)[0], seed=0)
     settings = dict(lr=0.01, seed=0, progress=False)
     model, _ = train.train_bpr(split, dim=8, max_epochs=30, **settings)
-    one_shot = evaluate.evaluate(_pruned_copy(model, 0.8), split, "valid")["ndcg@10"]
+    pruned = _pruned_copy(model, 0.8)
+    tables = torch.cat([pruned.user.weight.flatten(), pruned.item.weight.flatten()])
+    assert int((tables == 0).sum()) == round(0.8 * tables.numel())
+    one_shot = evaluate.evaluate(pruned, split, "valid")["ndcg@10"]
     model, history = prune.prune_and_finetune(model, split, (0.5, 0.8), max_epochs=10, patience=10, **settings)
     assert [h["sparsity"] for h in history] == [0.5, 0.8]
     weights = torch.cat([model.user.weight.flatten(), model.item.weight.flatten()])
@@ -178,10 +181,8 @@ def _pruned_copy(model, sparsity):
     import copy
 
     pruned = copy.deepcopy(model)
-    tables = [pruned.user.weight, pruned.item.weight]
-    with torch.no_grad():
-        for table, mask in zip(tables, prune.global_magnitude_masks(tables, sparsity)):
-            table.mul_(mask)
+    masks = prune.prune_globally(pruned, sparsity)
+    assert sorted(masks) == ["item.weight", "user.weight"]
     return pruned
 
 

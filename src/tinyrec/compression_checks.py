@@ -256,40 +256,34 @@ def _flat(tensors):
     return torch.cat([t.detach().flatten() for t in tensors])
 
 
-def _unflatten(flat_mask, like):
-    """Split a flat mask back into masks of the shapes of the tensors in ``like``."""
-    return [part.view(t.shape) for part, t in zip(flat_mask.split([t.numel() for t in like]), like)]
-
-
 def _keeping(values, keep):
     """``prune.magnitude_mask`` of ``values`` keeping exactly ``keep`` entries (a count, not a sparsity)."""
     return prune.magnitude_mask(values, (values.numel() - keep) / values.numel())
 
 
 def _n_keep(weights, sparsity):
-    total = sum(w.numel() for w in weights)
-    return total - round(sparsity * total)
+    return prune._n_keep(sum(w.numel() for w in weights), sparsity)
 
 
 def _threshold_masks(weights, sparsity, keep_ties):
-    """Masks ``|w| >= t`` (``keep_ties``) or ``|w| > t``, t the smallest magnitude the library keeps."""
+    """Flat mask ``|w| >= t`` (``keep_ties``) or ``|w| > t``, t the smallest magnitude the library keeps."""
     flat = _flat(weights).abs()
     kept = flat[prune.magnitude_mask(flat, sparsity)]
     threshold = kept.min() if len(kept) else math.inf
-    return _unflatten(flat >= threshold if keep_ties else flat > threshold, weights)
+    return flat >= threshold if keep_ties else flat > threshold
 
 
-PRUNING_MISTAKES = [  # (fn(weights, sparsity) -> masks with this mistake, the diagnosis)
-    (lambda ws, s: [prune.magnitude_mask(w, s) for w in ws],
+PRUNING_MISTAKES = [  # (fn(weights, sparsity) -> the flattened masks with this mistake, the diagnosis)
+    (lambda ws, s: _flat([prune.magnitude_mask(w, s) for w in ws]),
      "Each tensor was pruned on its own at the same sparsity. Global pruning ranks the magnitudes of all "
      "the tensors together — concatenate them (torch.cat of the flattened tensors), keep the largest, split "
      "the mask back — so a tensor of small weights loses more than a tensor of large ones."),
-    (lambda ws, s: _unflatten(~_keeping(_flat(ws), sum(w.numel() for w in ws) - _n_keep(ws, s)), ws),
+    (lambda ws, s: ~_keeping(_flat(ws), sum(w.numel() for w in ws) - _n_keep(ws, s)),
      "It kept the *smallest* magnitudes: magnitude pruning removes the smallest |w| and keeps the largest "
      "(topk(..., largest=True), or argsort(descending=True))."),
-    (lambda ws, s: _unflatten(prune.magnitude_mask(_flat(ws) - _flat(ws).min(), s), ws),
+    (lambda ws, s: prune.magnitude_mask(_flat(ws) - _flat(ws).min(), s),
      "It ranked the signed values, so large *negative* weights were pruned: rank by magnitude, w.abs()."),
-    (lambda ws, s: _unflatten(prune.magnitude_mask(_flat(ws), 1 - s), ws),
+    (lambda ws, s: prune.magnitude_mask(_flat(ws), 1 - s),
      "It kept a fraction `sparsity` of the entries: sparsity is the fraction set to zero, so keep "
      "total − round(sparsity · total) entries."),
     (lambda ws, s: _threshold_masks(ws, s, keep_ties=True),
@@ -342,10 +336,9 @@ def _diagnose_masks(result, weights, sparsity, ties):
     if ties:  # any choice among the tied magnitudes is right
         if int(kept.sum()) == keep and (kept.all() or magnitude[kept].min() >= magnitude[~kept].max()):
             return None
-    elif torch.equal(kept, prune.magnitude_mask(_flat(weights), sparsity)):
+    elif torch.equal(kept, _flat(prune.global_magnitude_masks(weights, sparsity))):
         return None
-    mistake = _which_mistake(kept, [(lambda ws, s, f=f: _flat(f(ws, s)), text) for f, text in PRUNING_MISTAKES],
-                             weights, sparsity, rtol=0, atol=0)
+    mistake = _which_mistake(kept, PRUNING_MISTAKES, weights, sparsity, rtol=0, atol=0)
     if mistake:
         return mistake
     total = magnitude.numel()
@@ -361,7 +354,7 @@ def _diagnose_masks(result, weights, sparsity, ties):
 def check_global_pruning(global_magnitude_masks):
     """Check ``global_magnitude_masks(weights, sparsity) -> [bool masks]`` (one per tensor, same shapes,
     ``total − round(sparsity · total)`` entries kept, the largest |w| across all tensors) against
-    ``tinyrec.prune.magnitude_mask`` of the concatenated tensors (which, without ties, is also what
+    ``tinyrec.prune.global_magnitude_masks`` (which, without ties, is also what
     ``torch.nn.utils.prune.global_unstructured`` keeps); with ties, any choice among the tied weights
     passes. A sparsity outside [0, 1] must raise ``ValueError``."""
     name = _name(global_magnitude_masks)

@@ -189,6 +189,19 @@ def global_magnitude_masks(weights, sparsity):
     return [part.view(w.shape) for part, w in zip(keep.split([w.numel() for w in weights]), weights)]
 
 
+def prune_globally(model, sparsity, names=("user.weight", "item.weight")):
+    """Zero, in place, the ``round(sparsity * total)`` smallest |w| of the parameters ``names`` taken together.
+
+    Returns the masks, ``{name: bool tensor}`` (``True`` = kept), e.g. for :func:`tinyrec.train.train_bpr`.
+    """
+    parameters = dict(model.named_parameters())
+    masks = dict(zip(names, global_magnitude_masks([parameters[name] for name in names], sparsity)))
+    with torch.no_grad():
+        for name, mask in masks.items():
+            parameters[name].mul_(mask)
+    return masks
+
+
 def prune_and_finetune(model, split, sparsities, names=("user.weight", "item.weight"), seed=None, progress=True,
                        **settings):
     """Iterative magnitude pruning of a trained BPR-MF: for each sparsity in turn, prune globally, fine-tune.
@@ -202,12 +215,10 @@ def prune_and_finetune(model, split, sparsities, names=("user.weight", "item.wei
 
     if list(sparsities) != sorted(sparsities) or not all(0.0 <= s < 1.0 for s in sparsities):
         raise ValueError(f"sparsities must be increasing values in [0, 1), got {sparsities!r}")
-    parameters = dict(model.named_parameters())
     history = []
     for sparsity in sparsities:
-        masks = dict(zip(names, global_magnitude_masks([parameters[n] for n in names], sparsity)))
+        masks = prune_globally(model, sparsity, names)
         model, steps = train_bpr(split, seed=seed, progress=progress, build=lambda: model, masks=masks, **settings)
-        parameters = dict(model.named_parameters())
         history.append({"sparsity": sparsity, "epochs": len(steps), "valid_ndcg@10": max(s["valid_ndcg@10"] for s in steps)})
     return model, history
 

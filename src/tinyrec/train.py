@@ -78,9 +78,13 @@ def train_bpr(split, dim=64, lr=1e-3, weight_decay=1e-5, batch_size=2048, max_ep
     model = (build() if build is not None else BPRMF(split.n_users, split.n_items, dim)).to(device)
     parameters = dict(model.named_parameters())
     masks = {name: _mask_for(parameters, name, mask).to(device) for name, mask in (masks or {}).items()}
-    with torch.no_grad():
+
+    @torch.no_grad()
+    def apply_masks():
         for name, mask in masks.items():
             parameters[name].mul_(mask)
+
+    apply_masks()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     users = torch.as_tensor(split.train["user"].to_numpy(copy=True), device=device)
     items = torch.as_tensor(split.train["item"].to_numpy(copy=True), device=device)
@@ -101,9 +105,7 @@ def train_bpr(split, dim=64, lr=1e-3, weight_decay=1e-5, batch_size=2048, max_ep
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            with torch.no_grad():
-                for name, mask in masks.items():
-                    parameters[name].mul_(mask)
+            apply_masks()
             total += loss.item() * len(batch)
         score = evaluate(model, split, "valid")["ndcg@10"]
         history.append({"epoch": epoch, "loss": total / len(order), "valid_ndcg@10": score})
@@ -179,7 +181,6 @@ def _builder(split, dim, share):
         return lambda: BPRMF(split.n_users, split.n_items, dim)
     if not isinstance(share, dict) or set(share) != {"kind", "reduction"}:
         raise ValueError(f"share must be None or {{'kind': 'qr' | 'hash', 'reduction': number}}, got {share!r}")
-    shared_bprmf(split.n_users, split.n_items, dim, **share)  # fail now, not after training, on bad values
     return lambda: shared_bprmf(split.n_users, split.n_items, dim, **share)
 
 
