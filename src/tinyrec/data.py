@@ -12,7 +12,6 @@ Run ``python -m tinyrec.data`` to fetch and verify the data once.
 """
 
 import hashlib
-import os
 import subprocess
 import sys
 import zipfile
@@ -23,6 +22,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
+
+from tinyrec.config import cache_dir, data_dir, resolve_seed
 
 N_USERS, N_ITEMS, N_RATINGS = 943, 1682, 100_000
 COLUMNS = ["user_id", "item_id", "rating", "timestamp"]
@@ -42,11 +43,6 @@ RATINGS_SHA256 = "ec862504a8c24b195f5194e51fb18bb2d59428d00d96d6d1c63433a3bd5f2f
 
 class DataError(RuntimeError):
     """The data could not be found, fetched, or verified. The message says what to do."""
-
-
-def cache_dir():
-    """The folder for downloaded data and trained models: ``$TINYREC_CACHE`` or ``~/.cache/tinyrec``."""
-    return Path(os.environ.get("TINYREC_CACHE") or Path.home() / ".cache" / "tinyrec")
 
 
 def sha256_of(path):
@@ -123,7 +119,7 @@ def load_movielens_100k(path=None):
     GroupLens ml-100k folder; without one, the recbole wheel's copy is used. The ratings are verified:
     a corrupted, truncated or altered file raises :class:`DataError` instead of being used.
     """
-    path = path or os.environ.get("TINYREC_DATA")
+    path = path or data_dir()
     if path:
         source = _local_folder(path) / "u.data"
         df = pd.read_csv(source, sep="\t", names=COLUMNS, dtype=np.int64)
@@ -210,8 +206,6 @@ def split_per_user(df, seed=None, ratios=(0.8, 0.1, 0.1)):
     Each user's interactions are shuffled with ``seed`` (``None`` reads ``TINYREC_SEED``) and cut by
     ``ratios``; every user keeps at least one training interaction. Returns a :class:`Split`.
     """
-    from tinyrec.train import resolve_seed
-
     seed = resolve_seed(seed)
     if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-9:
         raise ValueError(f"ratios must be three non-negative numbers summing to 1, got {ratios!r}")

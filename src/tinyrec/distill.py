@@ -18,6 +18,8 @@ import numbers
 import torch
 import torch.nn.functional as F
 
+from tinyrec.config import positive_int
+
 __all__ = [
     "kd_loss", "distillation_loss", "listwise_kd_loss", "pointwise_kd_loss",
     "teacher_top_k", "rank_weights", "ranking_distillation_loss", "student_objective",
@@ -165,8 +167,7 @@ def teacher_top_k(teacher_scores, k, exclude=None):
     teacher_scores: float ``[b, n_items]``; exclude: optional bool ``[b, n_items]`` (the user's seen
     items), never returned. Ties go to the lower item index, as in :mod:`tinyrec.metrics`.
     """
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k <= 0:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    k = positive_int("k", k)
     if not isinstance(teacher_scores, torch.Tensor) or not teacher_scores.is_floating_point() \
             or teacher_scores.dim() != 2:
         raise ValueError("teacher_scores must be a 2-D floating tensor [b, n_items]")
@@ -188,8 +189,7 @@ def rank_weights(k, lam):
     Returns float ``[k]``, decreasing, summing to 1. Small ``λ`` puts almost all weight on the
     teacher's first items; large ``λ`` approaches uniform weights ``1/k``.
     """
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k <= 0:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    k = positive_int("k", k)
     lam = _check_positive("lam", lam)
     ranks = torch.arange(1, k + 1, dtype=torch.float64)
     return torch.softmax(-ranks / lam, dim=0).float()  # exp(-r/λ) / Σ exp(-r/λ), without overflow

@@ -8,24 +8,17 @@ measures it and a one-line ``reason``. :func:`check` raises when a value leaves 
 
 import json
 import math
-import os
 from pathlib import Path
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python < 3.11
-    import tomli as tomllib
-
-DEFAULT_FILE = Path(__file__).resolve().parents[2] / "tests" / "expected_metrics.toml"
+from tinyrec.config import expected_file, read_toml, record_file
 
 
 def ranges(path=None):
     """All ranges: ``{name: {"low", "high", "notebook", "reason"}}`` from the TOML file."""
-    path = Path(path or os.environ.get("TINYREC_EXPECTED") or DEFAULT_FILE)
+    path = Path(path or expected_file())
     if not path.is_file():
         raise FileNotFoundError(f"expected-ranges file {path} not found (set TINYREC_EXPECTED to its path)")
-    with open(path, "rb") as handle:
-        table = tomllib.load(handle)
+    table = read_toml(path)
     for name, entry in table.items():
         missing = {"low", "high", "notebook", "reason"} - set(entry)
         if missing or not entry["low"] <= entry["high"]:
@@ -37,10 +30,10 @@ def check(name, value, path=None):
     """Return ``value`` if it lies in the expected range of ``name``; raise ``AssertionError`` if not."""
     table = ranges(path)
     if name not in table:
-        raise KeyError(f"no expected range for {name!r}: add one to {path or DEFAULT_FILE}")
+        raise KeyError(f"no expected range for {name!r}: add one to {path or expected_file()}")
     entry = table[name]
     value = float(value) if not isinstance(value, int) else value
-    record = os.environ.get("TINYREC_RECORD")
+    record = record_file()
     if record:
         line = {"name": name, "value": value, "low": entry["low"], "high": entry["high"],
                 "notebook": entry["notebook"]}

@@ -19,16 +19,16 @@ import numbers
 import numpy as np
 import torch
 
+from tinyrec.config import positive_int
+
 __all__ = [
-    "top_k_hits", "recall_at_k", "ndcg_at_k", "hit_at_k", "mrr_at_k", "all_at_k", "evaluate",
+    "top_k_hits", "recall_at_k", "ndcg_at_k", "hit_at_k", "mrr_at_k", "all_at_k", "mean_at_k",
     "bootstrap_ci", "paired_bootstrap_ci",
 ]
 
 
 def _check_k(k):
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k <= 0:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    return int(k)
+    return positive_int("k", k)
 
 
 def _check_mask(name, mask, scores):
@@ -169,7 +169,7 @@ def all_at_k(scores, relevant, k=10, exclude=None):
     }
 
 
-def evaluate(scores, relevant, k=10, exclude=None):
+def mean_at_k(scores, relevant, k=10, exclude=None):
     """Mean over users of :func:`all_at_k`: ``{"ndcg@k", "recall@k", "hit@k", "mrr@k"}`` as floats."""
     return {name: values.mean().item() for name, values in all_at_k(scores, relevant, k, exclude).items()}
 
@@ -190,8 +190,7 @@ def _as_1d(name, x):
 
 
 def _bootstrap_mean(x, n_resamples, confidence, seed, chunk=1000):
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, numbers.Integral) or n_resamples <= 0:
-        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+    positive_int("n_resamples", n_resamples)
     if not (isinstance(confidence, numbers.Real) and 0 < confidence < 1):
         raise ValueError(f"confidence must be in the open interval (0, 1), got {confidence!r}")
     rng = np.random.default_rng(seed)

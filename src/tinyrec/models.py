@@ -7,8 +7,12 @@ them alike::
                                      # scores: float [b, n_items], higher = recommend first
 """
 
+from copy import deepcopy
+
 import torch
 from torch import nn
+
+from tinyrec.config import positive_int
 
 
 class Popularity(nn.Module):
@@ -37,8 +41,7 @@ class BPRMF(nn.Module):
 
     def __init__(self, n_users, n_items, dim=64, user=None, item=None):
         super().__init__()
-        if dim < 1:
-            raise ValueError(f"dim must be a positive integer, got {dim!r}")
+        dim = positive_int("dim", dim)
         self.user = user if user is not None else _xavier_embedding(n_users, dim)
         self.item = item if item is not None else _xavier_embedding(n_items, dim)
         for name, table, n in (("user", self.user, n_users), ("item", self.item, n_items)):
@@ -79,13 +82,32 @@ class EASE(nn.Module):
         self.lam = float(lam)
         self.weight = nn.Parameter(torch.zeros(n_items, n_items), requires_grad=False)
 
-    def fit(self, train_matrix):
-        """Solve for ``B`` from a binary ``[n_users, n_items]`` scipy matrix (in float64). Returns ``self``."""
+    def fit(self, train_matrix, support=None):
+        """Solve for ``B`` from a binary ``[n_users, n_items]`` scipy matrix (in float64). Returns ``self``.
+
+        ``support`` (bool ``[n_items, n_items]``, optional) allows only those weights to be non-zero and
+        solves the same objective on them: for each target item ``j`` with allowed source items ``S``
+        (``support[:, j]``, diagonal excluded), ``B[S, j] = (X_S^T X_S + lam I)^-1 X_S^T X_j``. That is
+        the closed-form analogue of fine-tuning after pruning: the best weights for a sparsity pattern,
+        one small solve per item (fast when few weights are kept).
+        """
         x = torch.as_tensor(train_matrix.toarray(), dtype=torch.float64)
         gram = x.T @ x + self.lam * torch.eye(x.shape[1], dtype=torch.float64)
-        p = torch.linalg.inv(gram)
-        b = -p / torch.diagonal(p)
-        b.fill_diagonal_(0.0)
+        if support is None:
+            p = torch.linalg.inv(gram)
+            b = -p / torch.diagonal(p)
+            b.fill_diagonal_(0.0)
+        else:
+            if support.dtype != torch.bool or tuple(support.shape) != tuple(gram.shape):
+                raise ValueError(f"support must be a bool tensor of shape {tuple(gram.shape)}, "
+                                 f"got {support.dtype} {tuple(support.shape)}")
+            support = support.clone()
+            support.fill_diagonal_(False)
+            b = torch.zeros(gram.shape, dtype=torch.float64)
+            for j in range(gram.shape[1]):
+                kept = support[:, j].nonzero().flatten()
+                if len(kept):
+                    b[kept, j] = torch.linalg.solve(gram[kept][:, kept], gram[kept, j])
         self.weight.data = b.float()
         return self
 
@@ -96,3 +118,21 @@ class EASE(nn.Module):
 def count_parameters(model):
     """Number of scalars in a model's parameters (trainable or not)."""
     return sum(p.numel() for p in model.parameters())
+
+
+def with_weights(model, weights):
+    """A copy of ``model`` (in eval mode) whose parameters named in ``weights`` hold new values.
+
+    ``weights``: ``{parameter name: tensor of that parameter's shape}``, e.g. ``{"weight": pruned_b}`` for
+    EASE or ``{"user.weight": u, "item.weight": q}`` for BPR-MF; values are stored as float32. The
+    original model is left unchanged. Use it to evaluate a pruned or quantized copy of a trained model.
+    """
+    copy = deepcopy(model)
+    parameters = dict(copy.named_parameters())
+    for name, value in weights.items():
+        if name not in parameters:
+            raise ValueError(f"the model has no parameter {name!r}; it has {sorted(parameters)}")
+        if tuple(value.shape) != tuple(parameters[name].shape):
+            raise ValueError(f"{name} must have shape {tuple(parameters[name].shape)}, got {tuple(value.shape)}")
+        parameters[name].data = value.detach().to(parameters[name].device, torch.float32).clone()
+    return copy.eval()

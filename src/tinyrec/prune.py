@@ -18,6 +18,9 @@ import numpy as np
 import torch
 from torch.nn.utils import prune as torch_prune
 
+from tinyrec.config import positive_int
+from tinyrec.models import EASE
+
 
 def _n_keep(numel, sparsity):
     """How many entries to keep at ``sparsity`` (the fraction set to zero), rounded like torch does."""
@@ -114,7 +117,7 @@ class CSR:
     @property
     def nbytes(self):
         """Exact bytes of values, column indices and row pointers."""
-        return sum(t.numel() * t.element_size() for t in (self.values, self.columns, self.row_pointers))
+        return sum(t.nbytes for t in (self.values, self.columns, self.row_pointers))
 
     def to_dense(self):
         """The dense matrix back, ``[rows, cols]`` (zeros where nothing is stored)."""
@@ -156,28 +159,6 @@ def sparse_break_even(rows, cols, value_bytes=4, index_bytes=2, pointer_bytes=4)
     return (entries * value_bytes - (rows + 1) * pointer_bytes) / ((value_bytes + index_bytes) * entries)
 
 
-def refit_ease_on_support(train_matrix, support, lam=300.0):
-    """EASE re-solved with only the weights in ``support`` allowed to be non-zero: the "fine-tune" step.
-
-    EASE has no training loop to fine-tune, but its objective can be solved again on the kept entries:
-    for each target item ``j`` with kept source items ``S`` (``support[:, j]``, diagonal excluded),
-    ``B[S, j] = (X_S^T X_S + lam I)^{-1} X_S^T X_j`` — the best weights for that sparsity pattern, where
-    plain pruning just drops the others. ``train_matrix`` is the binary scipy ``[n_users, n_items]``,
-    ``support`` a bool ``[n_items, n_items]``. Costs one small solve per item (fast at high sparsity).
-    Returns float32 ``[n_items, n_items]``.
-    """
-    x = torch.as_tensor(train_matrix.toarray(), dtype=torch.float64)
-    gram = x.T @ x + lam * torch.eye(x.shape[1], dtype=torch.float64)
-    support = support.clone()
-    support.fill_diagonal_(False)
-    weight = torch.zeros(gram.shape, dtype=torch.float64)
-    for j in range(gram.shape[1]):
-        kept = support[:, j].nonzero().flatten()
-        if len(kept):
-            weight[kept, j] = torch.linalg.solve(gram[kept][:, kept], gram[kept, j])
-    return weight.float()
-
-
 def global_magnitude_masks(weights, sparsity):
     """Masks for several tensors pruned *together*: the ``round(sparsity * total)`` smallest |w| of all of them.
 
@@ -192,7 +173,7 @@ def global_magnitude_masks(weights, sparsity):
 def prune_globally(model, sparsity, names=("user.weight", "item.weight")):
     """Zero, in place, the ``round(sparsity * total)`` smallest |w| of the parameters ``names`` taken together.
 
-    Returns the masks, ``{name: bool tensor}`` (``True`` = kept), e.g. for :func:`tinyrec.train.train_bpr`.
+    Returns the masks, ``{name: bool tensor}`` (``True`` = kept), e.g. for :func:`keep_pruned`.
     """
     parameters = dict(model.named_parameters())
     masks = dict(zip(names, global_magnitude_masks([parameters[name] for name in names], sparsity)))
@@ -202,25 +183,29 @@ def prune_globally(model, sparsity, names=("user.weight", "item.weight")):
     return masks
 
 
-def prune_and_finetune(model, split, sparsities, names=("user.weight", "item.weight"), seed=None, progress=True,
-                       **settings):
-    """Iterative magnitude pruning of a trained BPR-MF: for each sparsity in turn, prune globally, fine-tune.
+def keep_pruned(model, masks):
+    """A function ``after_step(model)`` that multiplies each parameter named in ``masks`` by its mask.
 
-    ``sparsities`` increasing, e.g. ``(0.5, 0.75, 0.9)``; ``names`` are the parameters pruned together.
-    Each fine-tune is :func:`tinyrec.train.train_bpr` started from the pruned model with the masks kept
-    (pruned weights stay zero) and ``settings`` (e.g. ``max_epochs``, ``patience``). Modifies ``model``.
-    Returns ``(model, history)``: one ``{"sparsity", "epochs", "valid_ndcg@10"}`` per step.
+    ``masks``: ``{parameter name: bool tensor of its shape}`` (``True`` = kept), e.g. from
+    :func:`prune_globally`. Given to :func:`tinyrec.train.train_bpr` as ``after_step``, it puts pruned
+    weights back to exactly zero after every optimizer step, so fine-tuning trains only the kept ones.
     """
-    from tinyrec.train import train_bpr
+    parameters = dict(model.named_parameters())
+    for name, mask in masks.items():
+        if name not in parameters:
+            raise ValueError(f"no parameter {name!r} to mask; the model has {sorted(parameters)}")
+        if mask.dtype != torch.bool or mask.shape != parameters[name].shape:
+            raise ValueError(f"the mask of {name!r} must be bool {tuple(parameters[name].shape)}, "
+                             f"got {mask.dtype} {tuple(mask.shape)}")
+    masks = {name: mask.to(parameters[name].device) for name, mask in masks.items()}
 
-    if list(sparsities) != sorted(sparsities) or not all(0.0 <= s < 1.0 for s in sparsities):
-        raise ValueError(f"sparsities must be increasing values in [0, 1), got {sparsities!r}")
-    history = []
-    for sparsity in sparsities:
-        masks = prune_globally(model, sparsity, names)
-        model, steps = train_bpr(split, seed=seed, progress=progress, build=lambda: model, masks=masks, **settings)
-        history.append({"sparsity": sparsity, "epochs": len(steps), "valid_ndcg@10": max(s["valid_ndcg@10"] for s in steps)})
-    return model, history
+    @torch.no_grad()
+    def after_step(trained):
+        named = dict(trained.named_parameters())
+        for name, mask in masks.items():
+            named[name].mul_(mask)
+
+    return after_step
 
 
 def popular_items(train_matrix, keep):
@@ -229,7 +214,7 @@ def popular_items(train_matrix, keep):
     train_matrix: scipy ``[n_users, n_items]``. Ties in popularity go to the lower item id.
     """
     n_items = train_matrix.shape[1]
-    if not isinstance(keep, int) or isinstance(keep, bool) or not 1 <= keep <= n_items:
+    if positive_int("keep", keep) > n_items:
         raise ValueError(f"keep must be an integer in [1, {n_items}], got {keep!r}")
     counts = torch.as_tensor(np.asarray(train_matrix.sum(axis=0)).ravel(), dtype=torch.float64)
     order = torch.sort(counts, descending=True, stable=True).indices
@@ -262,8 +247,6 @@ class ItemSubset(torch.nn.Module):
     @classmethod
     def refit_ease(cls, train_matrix, kept, lam=300.0):
         """EASE solved again on the kept items' columns only: the structured analogue of fine-tuning."""
-        from tinyrec.models import EASE
-
         kept = torch.as_tensor(kept, dtype=torch.long)
         small = EASE(len(kept), lam).fit(train_matrix[:, kept.numpy()])
         return cls(small.weight, kept, train_matrix.shape[1])

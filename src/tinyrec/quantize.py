@@ -85,7 +85,7 @@ class RowQuantized:
     @property
     def nbytes(self):
         """Bytes of codes plus per-row scales and offsets (the overhead is counted, not hidden)."""
-        return sum(t.numel() * t.element_size() for t in (self.packed, self.scale, self.offset))
+        return sum(t.nbytes for t in (self.packed, self.scale, self.offset))
 
 
 def quantize_rows(weight, bits, keep_zero=False):
@@ -112,11 +112,6 @@ def quantize_rows(weight, bits, keep_zero=False):
     offset = (torch.round(low / safe) * scale if keep_zero else low).float().double()
     codes = torch.round((w - offset[:, None]) / safe[:, None]).clamp(0, levels)
     return RowQuantized(pack(codes, bits), scale.float(), offset.float(), bits, tuple(weight.shape))
-
-
-def dense_nbytes(weight):
-    """Bytes of a dense tensor as stored (numel times element size)."""
-    return weight.numel() * weight.element_size()
 
 
 def _import_torchao():

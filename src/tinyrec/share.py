@@ -20,13 +20,15 @@ import math
 import torch
 from torch import nn
 
+from tinyrec.config import positive_int
+from tinyrec.models import BPRMF
+
 OPERATIONS = ("mult", "add")
 
 
 def _check_sizes(num_embeddings, dim, buckets):
     for label, value in (("num_embeddings", num_embeddings), ("dim", dim), ("buckets", buckets)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{label} must be a positive integer, got {value!r}")
+        positive_int(label, value)
     if buckets > num_embeddings:
         raise ValueError(f"buckets ({buckets}) must not exceed num_embeddings ({num_embeddings}): nothing to share")
 
@@ -120,8 +122,6 @@ def shared_bprmf(n_users, n_items, dim, kind, reduction):
     ``kind``: ``"qr"`` (:class:`QREmbedding`, buckets from :func:`qr_buckets_for`) or ``"hash"``
     (:class:`HashEmbedding` with ``floor(n / reduction)`` buckets).
     """
-    from tinyrec.models import BPRMF
-
     def table(n):
         if kind == "qr":
             return QREmbedding(n, dim, qr_buckets_for(n, reduction))

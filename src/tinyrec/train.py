@@ -1,42 +1,18 @@
-"""Seeding, the BPR training loop, and the on-disk cache of trained models.
+"""The BPR training loop, and nothing else: it takes a model, trains it, and keeps its best state.
 
-Trained models are cached in ``$TINYREC_CACHE/models`` keyed by everything that determines them:
-the model's name and configuration (seed included), the split (data hash, seed, ratios), and the
-source code of the modules that build and train it. Loading uses ``torch.load(weights_only=True)``,
-which never executes code from the file.
+Which model to train (fresh, shared, pruned, a student) and where it is cached are decided by the
+caller (:mod:`tinyrec.recipes`); what is added to the loss (a distillation term) and what happens after
+each step (pruned weights put back to zero) are passed in as functions.
 """
 
-import hashlib
-import json
-import os
-import random
-from pathlib import Path
+import math
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-
-def resolve_seed(seed=None):
-    """``seed`` itself, or ``TINYREC_SEED`` (default 0) when it is ``None``; must be a non-negative int."""
-    if seed is None:
-        raw = os.environ.get("TINYREC_SEED", "0")
-        try:
-            seed = int(raw)
-        except ValueError:
-            raise ValueError(f"TINYREC_SEED must be an integer, got {raw!r}") from None
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return seed
-
-
-def seed_everything(seed=None):
-    """Seed Python, NumPy and torch; ``None`` reads ``TINYREC_SEED`` (default 0). Returns the seed."""
-    seed = resolve_seed(seed)
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    return seed
+from tinyrec.config import positive_int, resolve_seed
+from tinyrec.evaluate import evaluate
+from tinyrec.models import bpr_loss
 
 
 def sample_negatives(users, positives, generator=None):
@@ -54,43 +30,40 @@ def sample_negatives(users, positives, generator=None):
     return items
 
 
-def train_bpr(split, dim=64, lr=1e-3, weight_decay=1e-5, batch_size=2048, max_epochs=300, patience=10, seed=None,
-              device=None, progress=True, extra_loss=None, alpha=0.0, build=None, masks=None):
-    """Train :class:`~tinyrec.models.BPRMF` with early stopping on validation NDCG@10.
+def train_bpr(model, split, lr=1e-3, weight_decay=1e-5, batch_size=2048, max_epochs=300, patience=10, seed=None,
+              progress=True, extra_loss=None, alpha=0.0, after_step=None):
+    """Train ``model`` (anything with ``pair_scores(users, items)``, e.g. BPR-MF) with the BPR loss, keeping
+    the state with the best validation NDCG@10. Modifies ``model`` in place and returns it.
 
-    One sampled negative per training interaction per epoch; Adam; after each epoch the model is
-    evaluated on the validation part (full ranking) and the best epoch's weights are kept.
-    With ``extra_loss(model, users)`` (users: long ``[b]``, the distinct users of a batch -> scalar),
-    e.g. a distillation loss, each step minimises ``(1 - alpha) * BPR + alpha * extra_loss``.
-    ``build()``, called after seeding, returns the model to train instead of a fresh ``BPRMF(dim)`` (one with
-    shared embedding tables, or a trained one to fine-tune). ``masks`` (``{parameter name: bool tensor}``)
-    are re-applied after every step, so pruned weights stay exactly zero while the others are fine-tuned.
-    Returns ``(model, history)``; history is a list of ``{"epoch", "loss", "valid_ndcg@10"}``.
+    Each epoch draws one negative per training interaction (``seed`` drives the shuffling and the
+    negatives; the model is trained on the device it is on) and takes Adam steps on batches of
+    ``batch_size``; after it, the model is evaluated on the validation part (full ranking). The starting
+    state is evaluated too (epoch 0), so fine-tuning never returns a model worse on validation than the
+    one it was given. Training stops after ``patience`` epochs without improvement.
+
+    ``extra_loss(model, users)`` (users: long ``[b]``, the distinct users of a batch -> scalar), e.g. a
+    distillation term, makes each step minimise ``(1 - alpha) * BPR + alpha * extra_loss``.
+    ``after_step(model)`` runs after every optimizer step, e.g. :func:`tinyrec.prune.keep_pruned`'s
+    function that puts pruned weights back to zero.
+    Returns ``(model, history)``: one ``{"epoch", "loss", "valid_ndcg@10"}`` per epoch, epoch 0 (the
+    starting state, loss NaN) first.
     """
     if not 0.0 <= alpha <= 1.0 or (alpha > 0 and extra_loss is None):
         raise ValueError(f"alpha must be in [0, 1] (and > 0 only with an extra_loss), got {alpha!r}")
-    from tinyrec.evaluate import evaluate
-    from tinyrec.models import BPRMF, bpr_loss
-
-    seed = seed_everything(seed)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    generator = torch.Generator(device=device).manual_seed(seed)
-    model = (build() if build is not None else BPRMF(split.n_users, split.n_items, dim)).to(device)
-    parameters = dict(model.named_parameters())
-    masks = {name: _mask_for(parameters, name, mask).to(device) for name, mask in (masks or {}).items()}
-
-    @torch.no_grad()
-    def apply_masks():
-        for name, mask in masks.items():
-            parameters[name].mul_(mask)
-
-    apply_masks()
+    batch_size, max_epochs = positive_int("batch_size", batch_size), positive_int("max_epochs", max_epochs)
+    patience = positive_int("patience", patience)
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(resolve_seed(seed))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     users = torch.as_tensor(split.train["user"].to_numpy(copy=True), device=device)
     items = torch.as_tensor(split.train["item"].to_numpy(copy=True), device=device)
     positives = split.mask("train", device=device)
-    best, best_state, history, waited = -1.0, None, [], 0
-    bar = tqdm(range(1, max_epochs + 1), desc=f"BPR-MF d={dim}" + (" + distillation" if extra_loss else ""), disable=not progress, leave=False)
+
+    best = evaluate(model, split, "valid")["ndcg@10"]
+    best_state, waited = _snapshot(model), 0
+    history = [{"epoch": 0, "loss": math.nan, "valid_ndcg@10": best}]
+    label = f"{type(model).__name__}" + (" + distillation" if extra_loss else "")
+    bar = tqdm(range(1, max_epochs + 1), desc=label, disable=not progress, leave=False)
     for epoch in bar:
         model.train()
         order = torch.randperm(len(users), generator=generator, device=device)
@@ -105,14 +78,14 @@ def train_bpr(split, dim=64, lr=1e-3, weight_decay=1e-5, batch_size=2048, max_ep
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            apply_masks()
+            if after_step is not None:
+                after_step(model)
             total += loss.item() * len(batch)
         score = evaluate(model, split, "valid")["ndcg@10"]
         history.append({"epoch": epoch, "loss": total / len(order), "valid_ndcg@10": score})
         bar.set_postfix(loss=f"{total / len(order):.4f}", valid_ndcg=f"{score:.4f}")
         if score > best:
-            best, waited = score, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best, best_state, waited = score, _snapshot(model), 0
         else:
             waited += 1
             if waited >= patience:
@@ -121,124 +94,5 @@ def train_bpr(split, dim=64, lr=1e-3, weight_decay=1e-5, batch_size=2048, max_ep
     return model.eval(), history
 
 
-def _mask_for(parameters, name, mask):
-    """``mask`` checked against the parameter ``name`` it will be applied to."""
-    if name not in parameters:
-        raise ValueError(f"no parameter {name!r} to mask; the model has {sorted(parameters)}")
-    if mask.dtype != torch.bool or mask.shape != parameters[name].shape:
-        raise ValueError(f"the mask of {name!r} must be bool {tuple(parameters[name].shape)}, "
-                         f"got {mask.dtype} {tuple(mask.shape)}")
-    return mask
-
-
-def code_version():
-    """Short SHA-256 of the source of the modules that determine a trained model."""
-    from tinyrec import data, distill, evaluate, metrics, models, share
-
-    digest = hashlib.sha256()
-    for module in (data, distill, evaluate, metrics, models, share):
-        digest.update(Path(module.__file__).read_bytes())
-    digest.update(Path(__file__).read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def cache_path(name, config, split):
-    """Where the model ``name`` with ``config``, trained on ``split`` by the current code, is cached."""
-    from tinyrec.data import cache_dir
-
-    identity = {"name": name, "config": config, "split": split.fingerprint, "code": code_version()}
-    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
-    return cache_dir() / "models" / f"{name}-{key}.pt"
-
-
-def cached(name, config, split, fit, build):
-    """``(model, history)`` from ``fit()``, or from the on-disk cache if this exact model was trained before.
-
-    ``config`` (JSON-serialisable) must hold every setting that changes the result; ``build()`` makes an
-    untrained model of the right shape to load the cached weights into.
-    """
-    path = cache_path(name, config, split)
-    if path.exists():
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        model = build()
-        model.load_state_dict(saved["state_dict"])
-        return model.eval(), saved["history"]
-    model, history = fit()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    state = {k: v.cpu() for k, v in model.state_dict().items()}
-    torch.save({"state_dict": state, "history": history}, partial)
-    partial.replace(path)
-    return model.eval(), history
-
-
-def _builder(split, dim, share):
-    """Makes the untrained BPR-MF: plain, or with tables shared as ``share = {"kind", "reduction"}``."""
-    from tinyrec.models import BPRMF
-    from tinyrec.share import shared_bprmf
-
-    if share is None:
-        return lambda: BPRMF(split.n_users, split.n_items, dim)
-    if not isinstance(share, dict) or set(share) != {"kind", "reduction"}:
-        raise ValueError(f"share must be None or {{'kind': 'qr' | 'hash', 'reduction': number}}, got {share!r}")
-    return lambda: shared_bprmf(split.n_users, split.n_items, dim, **share)
-
-
-def trained_bpr(split, dim=64, seed=None, progress=True, share=None, **settings):
-    """BPR-MF trained by :func:`train_bpr` (cached on disk). Returns ``(model, history)``.
-
-    ``share = {"kind": "qr" | "hash", "reduction": r}`` shares embedding rows (:func:`tinyrec.share.shared_bprmf`).
-    """
-    seed = resolve_seed(seed)
-    build = _builder(split, dim, share)
-    config = {"dim": dim, "seed": seed, **settings, **({"share": share} if share else {})}
-    return cached("bpr", config, split,
-                  fit=lambda: train_bpr(split, dim=dim, seed=seed, progress=progress, build=build, **settings),
-                  build=build)
-
-
-def trained_ease(split, lam=300.0):
-    """The EASE teacher fitted in closed form (cached on disk). Returns the model."""
-    from tinyrec.models import EASE
-
-    model, _ = cached(
-        "ease", {"lam": float(lam)}, split,
-        fit=lambda: (EASE(split.n_items, lam).fit(split.matrix("train")), []),
-        build=lambda: EASE(split.n_items, lam),
-    )
-    return model
-
-
-def trained_student(split, method=None, dim=64, temperature=0.05, alpha=0.5, seed=None, teacher_lam=300.0,
-                    progress=True, share=None, **settings):
-    """BPR-MF trained with a distillation term from the EASE teacher (cached on disk).
-
-    ``method`` is ``None`` (no distillation: the plain :func:`trained_bpr` model) or one of
-    :data:`tinyrec.distill.METHODS`; each step minimises ``(1 - alpha) * BPR + alpha * distillation``.
-    ``settings`` go to :func:`tinyrec.distill.student_objective` (``top_k``, ``lam``, ``users_per_step``)
-    or to :func:`train_bpr`; ``share`` as in :func:`trained_bpr`. Returns ``(model, history)``.
-    """
-    from tinyrec import distill
-    from tinyrec.evaluate import score_all
-
-    if method is None:
-        return trained_bpr(split, dim=dim, seed=seed, progress=progress, share=share, **settings)
-    seed = resolve_seed(seed)
-    objective_keys = {"top_k", "lam", "users_per_step"}
-    objective = {k: v for k, v in settings.items() if k in objective_keys}
-    training = {k: v for k, v in settings.items() if k not in objective_keys}
-    if method != "ranking":
-        objective["temperature"] = temperature
-
-    def fit():
-        teacher = trained_ease(split, lam=teacher_lam)
-        generator = torch.Generator().manual_seed(seed)
-        extra = distill.student_objective(method, score_all(teacher, split), split.mask("train"),
-                                          generator=generator, **objective)
-        return train_bpr(split, dim=dim, seed=seed, progress=progress, extra_loss=extra, alpha=alpha, build=build,
-                         **training)
-
-    build = _builder(split, dim, share)
-    config = {"dim": dim, "seed": seed, "method": method, "alpha": alpha, "teacher": {"ease": teacher_lam},
-              **objective, **training, **({"share": share} if share else {})}
-    return cached("student", config, split, fit=fit, build=build)
+def _snapshot(model):
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}

@@ -1,0 +1,128 @@
+"""The book's trained models, each cached on disk, and the settings the chapters chose.
+
+Every lab that needs "the EASE teacher", "chapter 0's BPR-MF" or "chapter 1's distilled student" asks
+for it here, so it is trained once (per seed and configuration) and reused by every later notebook.
+Each recipe lists the modules whose code determines its result; a change to any of them (but not to a
+comment or a docstring) trains the model again (:mod:`tinyrec.cache`).
+
+The settings a chapter chose on validation live here too, in one place, so that later chapters use
+them instead of re-typing them; the lab that chooses them checks that its choice is the one recorded.
+"""
+
+import copy
+
+import torch
+
+from tinyrec import config, data, distill, evaluate, metrics, models, prune, share, train
+from tinyrec.cache import cached
+from tinyrec.config import default_device, resolve_seed, seed_everything
+
+# Chosen in Lab 1b (01_distilling_a_recommender) on the validation items, over 3 seeds: the temperature and
+# the weight of listwise distillation from EASE into BPR-MF d=64. That lab asserts its choice is this one.
+LISTWISE_KD = {"method": "listwise", "temperature": 0.05, "alpha": 0.8}
+# The EASE teacher's regularisation (Lab 0): RecBole's setting on this protocol.
+EASE_LAMBDA = 300.0
+
+_SPLIT = (data.split_per_user, data._split_sizes)
+_BPR_CODE = (config, models, evaluate, metrics, train, share, *_SPLIT)
+
+
+def trained_ease(split, lam=EASE_LAMBDA):
+    """The EASE teacher fitted in closed form on ``split``'s training part. Returns the model."""
+    model, _ = cached("ease", {"lam": float(lam)}, split, code=(models.EASE, *_SPLIT),
+                      fit=lambda: (models.EASE(split.n_items, lam).fit(split.matrix("train")), []),
+                      build=lambda: models.EASE(split.n_items, lam))
+    return model
+
+
+def _builder(split, dim, share_as):
+    """Makes the untrained BPR-MF: plain, or with tables shared as ``share_as = {"kind", "reduction"}``."""
+    if share_as is None:
+        return lambda: models.BPRMF(split.n_users, split.n_items, dim)
+    if not isinstance(share_as, dict) or set(share_as) != {"kind", "reduction"}:
+        raise ValueError(f"share must be None or {{'kind': 'qr' | 'hash', 'reduction': number}}, got {share_as!r}")
+    return lambda: share.shared_bprmf(split.n_users, split.n_items, dim, **share_as)
+
+
+def _fresh(build, seed):
+    """``build()`` after seeding everything with ``seed``, on the training device."""
+    seed_everything(seed)
+    return build().to(default_device())
+
+
+def trained_bpr(split, dim=64, seed=None, progress=True, share=None, **settings):
+    """BPR-MF trained by :func:`tinyrec.train.train_bpr` with ``settings``. Returns ``(model, history)``.
+
+    ``share = {"kind": "qr" | "hash", "reduction": r}`` shares embedding rows (:func:`tinyrec.share.shared_bprmf`).
+    """
+    seed = resolve_seed(seed)
+    build = _builder(split, dim, share)
+    config_ = {"dim": dim, "seed": seed, **settings, **({"share": share} if share else {})}
+    return cached("bpr", config_, split, code=_BPR_CODE,
+                  fit=lambda: train.train_bpr(_fresh(build, seed), split, seed=seed, progress=progress, **settings),
+                  build=build)
+
+
+def trained_student(split, method=None, dim=64, temperature=0.05, alpha=0.5, seed=None, teacher_lam=EASE_LAMBDA,
+                    progress=True, share=None, **settings):
+    """BPR-MF trained with a distillation term from the EASE teacher. Returns ``(model, history)``.
+
+    ``method`` is ``None`` (no distillation: the plain :func:`trained_bpr` model) or one of
+    :data:`tinyrec.distill.METHODS`; each step minimises ``(1 - alpha) * BPR + alpha * distillation``.
+    ``settings`` go to :func:`tinyrec.distill.student_objective` (``top_k``, ``lam``, ``users_per_step``)
+    or to :func:`tinyrec.train.train_bpr`; ``share`` as in :func:`trained_bpr`.
+    """
+    if method is None:
+        return trained_bpr(split, dim=dim, seed=seed, progress=progress, share=share, **settings)
+    seed = resolve_seed(seed)
+    objective_keys = {"top_k", "lam", "users_per_step"}
+    objective = {k: v for k, v in settings.items() if k in objective_keys}
+    training = {k: v for k, v in settings.items() if k not in objective_keys}
+    if method != "ranking":
+        objective["temperature"] = temperature
+    build = _builder(split, dim, share)
+
+    def fit():
+        teacher_scores = evaluate.score_all(trained_ease(split, lam=teacher_lam), split).to(default_device())
+        student = _fresh(build, seed)
+        generator = torch.Generator(device=default_device()).manual_seed(seed)
+        extra = distill.student_objective(method, teacher_scores, split.mask("train", default_device()),
+                                          generator=generator, **objective)
+        return train.train_bpr(student, split, seed=seed, progress=progress, extra_loss=extra, alpha=alpha,
+                               **training)
+
+    config_ = {"dim": dim, "seed": seed, "method": method, "alpha": alpha, "teacher": {"ease": teacher_lam},
+               **objective, **training, **({"share": share} if share else {})}
+    return cached("student", config_, split, code=(*_BPR_CODE, distill, models.EASE), fit=fit, build=build)
+
+
+def pruned_bpr(split, sparsities, dim=64, seed=None, progress=True, **settings):
+    """Chapter 0's BPR-MF pruned iteratively: for each sparsity in turn, prune both embedding tables
+    globally (:func:`tinyrec.prune.prune_globally`), then fine-tune with the pruned weights held at zero.
+
+    ``sparsities``: increasing values in ``[0, 1)``, e.g. ``(0.5, 0.75, 0.9)``; ``settings`` go to each
+    fine-tune (:func:`tinyrec.train.train_bpr`). Every prefix of ``sparsities`` is cached, so asking for
+    ``(0.5, 0.75)`` after ``(0.5,)`` fine-tunes once more. Returns ``(model, history)``: one
+    ``{"sparsity", "epochs", "valid_ndcg@10"}`` per step (``epochs`` of fine-tuning, best validation score).
+    """
+    sparsities = tuple(float(s) for s in sparsities)
+    if not sparsities or list(sparsities) != sorted(sparsities) or not all(0.0 <= s < 1.0 for s in sparsities):
+        raise ValueError(f"sparsities must be increasing values in [0, 1), got {sparsities!r}")
+    seed = resolve_seed(seed)
+
+    def fit():
+        if len(sparsities) == 1:
+            start, before = trained_bpr(split, dim=dim, seed=seed, progress=progress)[0], []
+        else:
+            start, before = pruned_bpr(split, sparsities[:-1], dim=dim, seed=seed, progress=progress, **settings)
+        model = copy.deepcopy(start).to(default_device())
+        masks = prune.prune_globally(model, sparsities[-1])
+        model, steps = train.train_bpr(model, split, seed=seed, progress=progress,
+                                       after_step=prune.keep_pruned(model, masks), **settings)
+        step = {"sparsity": sparsities[-1], "epochs": steps[-1]["epoch"],
+                "valid_ndcg@10": max(s["valid_ndcg@10"] for s in steps)}
+        return model, before + [step]
+
+    config_ = {"dim": dim, "seed": seed, "sparsities": list(sparsities), **settings}
+    return cached("pruned_bpr", config_, split, code=(*_BPR_CODE, prune), fit=fit,
+                  build=lambda: models.BPRMF(split.n_users, split.n_items, dim))
