@@ -26,7 +26,6 @@ def movielens_split(ratings):
 
 @pytest.fixture()
 def isolated_cache(tmp_path, monkeypatch):
-    """An empty ``TINYREC_CACHE`` for one test (the data is fetched into the real cache beforehand)."""
-    data.load_movielens_100k()
+    """An empty ``TINYREC_CACHE`` for one test (for synthetic data: MovieLens lives in the real cache)."""
     monkeypatch.setenv("TINYREC_CACHE", str(tmp_path))
     return tmp_path
