@@ -63,18 +63,21 @@ setup: $(STAMP)
 data: setup
 	$(PY) -m tinyrec.data
 
-# Two editions (see tinyrec/exercises.py). EDITION=learner (default): the exercise pages are the executed
+# Two editions (see tinyrec/exercises/generate.py). EDITION=learner (default): the exercise pages are the executed
 # solution notebooks, answers collapsed, in _build/html. EDITION=course, for instructors to publish: the
 # student notebooks, unexecuted, and no solution code anywhere, in _build/course/_build/html.
-# jupyter-cache re-executes a notebook only when its code cells change; when tinyrec or the expected
-# ranges changed since the last build, every notebook must run again.
+# jupyter-cache re-executes a notebook only when its code cells change; when tinyrec's code or the expected
+# ranges changed since the last build (`python -m tinyrec.cache` prints their fingerprint, which ignores
+# comments and docstrings), every notebook must run again.
 JUPYTER_CACHE := _build/.jupyter_cache
 CODE_STAMP := _build/.code-stamp
 
 book: setup data mathjax
-	@if [ -e $(CODE_STAMP) ] && [ -n "$$(find src tests/expected_metrics.toml -newer $(CODE_STAMP) -name '*.py' -o -newer $(CODE_STAMP) -name '*.toml' | head -1)" ]; then \
-	  echo "tinyrec changed since the last build: executing every notebook again"; rm -rf $(JUPYTER_CACHE) _build/.doctrees; fi
-	mkdir -p _build && touch $(CODE_STAMP)
+	@mkdir -p _build; code=$$($(PY) -m tinyrec.cache); \
+	if [ -e $(CODE_STAMP) ] && [ "$$(cat $(CODE_STAMP))" != "$$code" ]; then \
+	  echo "tinyrec or the expected ranges changed since the last build: executing every notebook again"; \
+	  rm -rf $(JUPYTER_CACHE) _build/.doctrees; fi; \
+	echo "$$code" > $(CODE_STAMP)
 ifeq ($(EDITION),learner)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
@@ -85,8 +88,9 @@ else
 	@echo "Book (course edition): $(CURDIR)/_build/course/_build/html/index.html"
 endif
 
+# Fast unit tests; the tests marked `book` build small books and run with the HTML checks.
 unit: setup data
-	$(BIN)/pytest tests --ignore=tests/html
+	$(BIN)/pytest tests --ignore=tests/html -m "not book"
 
 # The student exercise notebooks are not executed (conftest.py skips them); their solutions are.
 notebooks: setup data
@@ -94,6 +98,7 @@ notebooks: setup data
 
 html-check: chromium book
 	$(BIN)/pytest tests/html
+	$(BIN)/pytest tests --ignore=tests/html -m book
 
 test: unit notebooks html-check
 

@@ -5,7 +5,7 @@ import scipy.sparse as sp
 import torch
 from torch.nn.utils import prune as torch_prune
 
-from tinyrec import measure, prune
+from tinyrec import measure, models, prune
 
 
 @pytest.fixture()
@@ -120,26 +120,6 @@ def test_break_even_matches_formula_and_byte_counts():
         prune.sparse_break_even(0, 10)
 
 
-def test_refit_on_full_support_is_ease_and_beats_plain_pruning():
-    generator = torch.Generator().manual_seed(1)
-    x = (torch.rand(200, 30, generator=generator) < 0.2).double()
-    lam = 5.0
-    p = torch.linalg.inv(x.T @ x + lam * torch.eye(30, dtype=torch.float64))
-    ease = -p / torch.diagonal(p)
-    ease.fill_diagonal_(0.0)
-    matrix = sp.csr_matrix(x.numpy())
-    full = prune.refit_ease_on_support(matrix, torch.ones(30, 30, dtype=torch.bool), lam)
-    assert torch.allclose(full, ease.float(), atol=1e-5)
-    mask = prune.magnitude_mask(ease, 0.8)
-    refit = prune.refit_ease_on_support(matrix, mask, lam)
-    assert not refit[~mask].any()
-
-    def loss(b):
-        return ((x - x @ b.double()) ** 2).sum() + lam * (b.double() ** 2).sum()
-
-    assert loss(refit) < loss(ease * mask)
-
-
 def test_global_masks_prune_several_tensors_against_one_threshold():
     small, large = torch.full((10, 4), 0.1), torch.full((5, 4), 10.0)
     small[0, 0] = 20.0
@@ -151,47 +131,24 @@ def test_global_masks_prune_several_tensors_against_one_threshold():
     assert torch.equal(torch.cat([m.flatten() for m in prune.global_magnitude_masks(weights, 0.8)]), flat)
 
 
-def test_prune_and_finetune_keeps_pruned_weights_at_zero(tmp_path, monkeypatch):
-    from tinyrec import data, evaluate, train
-
-    monkeypatch.setenv("TINYREC_CACHE", str(tmp_path))
-    split = data.split_per_user(data.synthetic_interactions(n_users=200, n_items=80, seed=0)[0], seed=0)
-    settings = dict(lr=0.01, seed=0, progress=False)
-    model, _ = train.train_bpr(split, dim=8, max_epochs=30, **settings)
-    pruned = _pruned_copy(model, 0.8)
-    tables = torch.cat([pruned.user.weight.flatten(), pruned.item.weight.flatten()])
-    assert int((tables == 0).sum()) == round(0.8 * tables.numel())
-    one_shot = evaluate.evaluate(pruned, split, "valid")["ndcg@10"]
-    model, history = prune.prune_and_finetune(model, split, (0.5, 0.8), max_epochs=10, patience=10, **settings)
-    assert [h["sparsity"] for h in history] == [0.5, 0.8]
-    weights = torch.cat([model.user.weight.flatten(), model.item.weight.flatten()])
-    assert int((weights == 0).sum()) == round(0.8 * weights.numel())
-    assert history[-1]["valid_ndcg@10"] >= one_shot  # fine-tuning only keeps epochs that do not hurt
-    with pytest.raises(ValueError, match="increasing"):
-        prune.prune_and_finetune(model, split, (0.9, 0.5), **settings)
-    with pytest.raises(ValueError, match="no parameter 'users.weight'"):
-        train.train_bpr(split, dim=8, max_epochs=1, masks={"users.weight": torch.ones(200, 8, dtype=torch.bool)},
-                        **settings)
-    with pytest.raises(ValueError, match="must be bool"):
-        train.train_bpr(split, dim=8, max_epochs=1, masks={"user.weight": torch.ones(3, 8, dtype=torch.bool)},
-                        **settings)
-
-
-def _pruned_copy(model, sparsity):
-    import copy
-
-    pruned = copy.deepcopy(model)
-    masks = prune.prune_globally(pruned, sparsity)
+def test_prune_globally_zeroes_both_tables_and_keep_pruned_checks_its_masks():
+    model = models.BPRMF(30, 20, 4)
+    masks = prune.prune_globally(model, 0.8)
     assert sorted(masks) == ["item.weight", "user.weight"]
-    return pruned
+    tables = torch.cat([model.user.weight.flatten(), model.item.weight.flatten()])
+    assert int((tables == 0).sum()) == round(0.8 * tables.numel())
+    with torch.no_grad():
+        model.user.weight.add_(1.0)  # an optimizer step moves the pruned weights ...
+    prune.keep_pruned(model, masks)(model)  # ... and the function puts them back to zero
+    assert torch.equal(model.user.weight == 0, ~masks["user.weight"])
+    with pytest.raises(ValueError, match="no parameter 'users.weight'"):
+        prune.keep_pruned(model, {"users.weight": torch.ones(30, 4, dtype=torch.bool)})
+    with pytest.raises(ValueError, match="must be bool"):
+        prune.keep_pruned(model, {"user.weight": torch.ones(3, 4, dtype=torch.bool)})
 
 
 def test_popular_items_and_item_subset_scoring():
-    import scipy.sparse as sparse
-
-    from tinyrec import models
-
-    x = sparse.csr_matrix(torch.tensor([[1, 1, 0, 1, 0], [1, 0, 0, 1, 1], [0, 1, 0, 1, 0]], dtype=torch.float32).numpy())
+    x = sp.csr_matrix(torch.tensor([[1, 1, 0, 1, 0], [1, 0, 0, 1, 1], [0, 1, 0, 1, 0]], dtype=torch.float32).numpy())
     kept = prune.popular_items(x, 3)  # counts 2, 2, 0, 3, 1: item 3, then items 0 and 1 (tie -> lower id)
     assert kept.tolist() == [0, 1, 3]
     ease = models.EASE(5, lam=1.0).fit(x)

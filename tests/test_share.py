@@ -5,13 +5,7 @@ import math
 import pytest
 import torch
 
-from tinyrec import data, evaluate, models, share, train
-
-
-@pytest.fixture(scope="module")
-def split():
-    df, _, _ = data.synthetic_interactions(n_users=300, n_items=120, seed=0)
-    return data.split_per_user(df, seed=0)
+from tinyrec import share
 
 
 def test_hash_embedding_shares_rows_of_ids_a_bucket_count_apart():
@@ -66,20 +60,3 @@ def test_qr_buckets_fit_the_budget_and_reject_impossible_ones():
 def test_bad_input_is_a_value_error(bad):
     with pytest.raises(ValueError):
         bad()
-
-
-def test_shared_bprmf_trains_and_is_cached(split, tmp_path, monkeypatch):
-    monkeypatch.setenv("TINYREC_CACHE", str(tmp_path))
-    settings = dict(dim=8, seed=0, lr=0.01, max_epochs=40, progress=False)
-    qr, _ = train.trained_bpr(split, share={"kind": "qr", "reduction": 3}, **settings)
-    assert isinstance(qr.user, share.QREmbedding) and isinstance(qr.item, share.QREmbedding)
-    assert models.count_parameters(qr) <= (split.n_users + split.n_items) * 8 / 3
-    train.seed_everything(0)
-    untrained = share.shared_bprmf(split.n_users, split.n_items, 8, kind="qr", reduction=3)
-    assert evaluate.evaluate(qr, split)["ndcg@10"] > 1.5 * evaluate.evaluate(untrained, split)["ndcg@10"]
-    again, _ = train.trained_bpr(split, share={"kind": "qr", "reduction": 3}, **settings)
-    assert torch.equal(again.user.weight, qr.user.weight)
-    train.trained_bpr(split, **settings)  # the unshared model is a different cache entry
-    assert len(list((tmp_path / "models").glob("bpr-*.pt"))) == 2
-    with pytest.raises(ValueError, match="share"):
-        train.trained_bpr(split, share=("qr", 3), **settings)

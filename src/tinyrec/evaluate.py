@@ -38,3 +38,8 @@ def per_user(model, split, part="test", k=10):
 def evaluate(model, split, part="test", k=10):
     """Mean metrics over users on ``part``: ``{"ndcg@k", "recall@k", "hit@k", "mrr@k"}`` as floats."""
     return {name: values.mean().item() for name, values in per_user(model, split, part, k).items()}
+
+
+def ndcg(model, split, part="test", k=10):
+    """Mean NDCG@k over users on ``part``, as a float: the number the book's tables report."""
+    return evaluate(model, split, part, k)[f"ndcg@{k}"]

@@ -5,7 +5,6 @@ caller (:mod:`tinyrec.recipes`); what is added to the loss (a distillation term)
 each step (pruned weights put back to zero) are passed in as functions.
 """
 
-import math
 
 import torch
 from tqdm.auto import tqdm
@@ -46,7 +45,7 @@ def train_bpr(model, split, lr=1e-3, weight_decay=1e-5, batch_size=2048, max_epo
     ``after_step(model)`` runs after every optimizer step, e.g. :func:`tinyrec.prune.keep_pruned`'s
     function that puts pruned weights back to zero.
     Returns ``(model, history)``: one ``{"epoch", "loss", "valid_ndcg@10"}`` per epoch, epoch 0 (the
-    starting state, loss NaN) first.
+    starting state, loss None) first.
     """
     if not 0.0 <= alpha <= 1.0 or (alpha > 0 and extra_loss is None):
         raise ValueError(f"alpha must be in [0, 1] (and > 0 only with an extra_loss), got {alpha!r}")
@@ -61,7 +60,7 @@ def train_bpr(model, split, lr=1e-3, weight_decay=1e-5, batch_size=2048, max_epo
 
     best = evaluate(model, split, "valid")["ndcg@10"]
     best_state, waited = _snapshot(model), 0
-    history = [{"epoch": 0, "loss": math.nan, "valid_ndcg@10": best}]
+    history = [{"epoch": 0, "loss": None, "valid_ndcg@10": best}]
     label = f"{type(model).__name__}" + (" + distillation" if extra_loss else "")
     bar = tqdm(range(1, max_epochs + 1), desc=label, disable=not progress, leave=False)
     for epoch in bar:
