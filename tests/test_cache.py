@@ -73,7 +73,7 @@ class _Exploit:
 def test_cache_never_executes_code_from_a_checkpoint(synthetic_split, isolated_cache):
     path = cache.model_path("ease", {"lam": 5.0}, synthetic_split, (models.EASE,))
     path.parent.mkdir(parents=True)
-    path.write_bytes(pickle.dumps({"state_dict": _Exploit(), "history": []}))
+    path.write_bytes(pickle.dumps({"state_dict": _Exploit(), "history": []}, protocol=2))
     with pytest.raises(pickle.UnpicklingError):
         cache.cached("ease", {"lam": 5.0}, synthetic_split, (models.EASE,), fit=None,
                      build=lambda: models.EASE(synthetic_split.n_items))

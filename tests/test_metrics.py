@@ -9,7 +9,7 @@ from sklearn.metrics import ndcg_score
 
 from tinyrec import metrics
 from tinyrec.metrics import (
-    bootstrap_ci, evaluate, hit_at_k, mrr_at_k, ndcg_at_k, paired_bootstrap_ci, recall_at_k, top_k_hits,
+    bootstrap_ci, hit_at_k, mean_at_k, mrr_at_k, ndcg_at_k, paired_bootstrap_ci, recall_at_k, top_k_hits,
 )
 
 METRICS = [recall_at_k, ndcg_at_k, hit_at_k, mrr_at_k]
@@ -158,12 +158,12 @@ def test_all_metrics_match_naive_loop(k, with_exclude):
 
 def test_evaluate_is_mean_of_per_user_metrics_and_keys_use_k():
     scores, relevant, exclude = random_case(seed=7, dtype=torch.float32)
-    out = evaluate(scores, relevant, k=5, exclude=exclude)
+    out = mean_at_k(scores, relevant, k=5, exclude=exclude)
     assert list(out) == ["ndcg@5", "recall@5", "hit@5", "mrr@5"]
     for name, fn in [("ndcg", ndcg_at_k), ("recall", recall_at_k), ("hit", hit_at_k), ("mrr", mrr_at_k)]:
         assert isinstance(out[f"{name}@5"], float)
         assert out[f"{name}@5"] == pytest.approx(fn(scores, relevant, 5, exclude=exclude).mean().item())
-    assert set(evaluate(scores, relevant)) == {"ndcg@10", "recall@10", "hit@10", "mrr@10"}
+    assert set(mean_at_k(scores, relevant)) == {"ndcg@10", "recall@10", "hit@10", "mrr@10"}
 
 
 def test_output_shape_dtype_and_range():
@@ -183,7 +183,7 @@ def test_k_larger_than_catalogue_is_clamped():
     for fn in METRICS:
         assert torch.equal(fn(HAND_SCORES, HAND_REL, 100), fn(HAND_SCORES, HAND_REL, 5)), fn.__name__
     assert top_k_hits(HAND_SCORES, HAND_REL, 100).shape == (1, 5)
-    assert evaluate(HAND_SCORES, HAND_REL, k=100)["recall@100"] == 1.0
+    assert mean_at_k(HAND_SCORES, HAND_REL, k=100)["recall@100"] == 1.0
 
 
 def test_excluded_top_item_is_never_ranked():
@@ -401,6 +401,6 @@ def test_bootstrap_validation():
 
 
 def test_public_names():
-    for name in ["recall_at_k", "ndcg_at_k", "hit_at_k", "mrr_at_k", "top_k_hits", "evaluate",
+    for name in ["recall_at_k", "ndcg_at_k", "hit_at_k", "mrr_at_k", "top_k_hits", "mean_at_k",
                  "bootstrap_ci", "paired_bootstrap_ci"]:
         assert name in metrics.__all__ and callable(getattr(metrics, name))

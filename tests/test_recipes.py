@@ -1,9 +1,11 @@
 """tinyrec.recipes: the book's cached models (trained once per configuration) and the chosen settings."""
 
+import copy
+
 import pytest
 import torch
 
-from tinyrec import evaluate, models, recipes, share
+from tinyrec import evaluate, models, prune, recipes, share
 
 
 def test_bpr_is_trained_once_per_configuration(synthetic_split, isolated_cache):
@@ -49,19 +51,16 @@ def test_shared_bprmf_trains_and_is_cached(synthetic_split, isolated_cache):
         recipes.trained_bpr(split, share=("qr", 3), **settings)
 
 
-def test_pruned_bpr_keeps_its_sparsity_and_never_loses_to_one_shot_pruning(synthetic_split, isolated_cache):
+def test_pruned_bpr_keeps_its_sparsity_and_never_loses_to_the_pruned_start(synthetic_split, isolated_cache):
     split = synthetic_split
-    settings = dict(dim=8, seed=0, lr=0.01, progress=False)
-    base, _ = recipes.trained_bpr(split, **settings)
-    model, history = recipes.pruned_bpr(split, (0.5, 0.8), max_epochs=10, **settings)
+    settings = dict(dim=8, seed=0, lr=0.01, max_epochs=10, progress=False)
+    model, history = recipes.pruned_bpr(split, (0.5, 0.8), **settings)
     assert [h["sparsity"] for h in history] == [0.5, 0.8]
     weights = torch.cat([model.user.weight.flatten(), model.item.weight.flatten()])
     assert int((weights == 0).sum()) == round(0.8 * weights.numel())
-    one_shot = models.with_weights(base, {})
-    recipes.prune.prune_globally(one_shot, 0.8)
     # Fine-tuning starts from the pruned model and keeps the best validation state, the start included.
-    start = models.with_weights(recipes.pruned_bpr(split, (0.5,), max_epochs=10, **settings)[0], {})
-    recipes.prune.prune_globally(start, 0.8)
+    start = copy.deepcopy(recipes.pruned_bpr(split, (0.5,), **settings)[0])
+    prune.prune_globally(start, 0.8)
     assert evaluate.evaluate(model, split, "valid")["ndcg@10"] >= evaluate.evaluate(start, split, "valid")["ndcg@10"]
     assert len(list((isolated_cache / "models").glob("pruned_bpr-*.pt"))) == 2  # both prefixes are cached
     with pytest.raises(ValueError, match="increasing"):

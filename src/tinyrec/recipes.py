@@ -100,8 +100,8 @@ def pruned_bpr(split, sparsities, dim=64, seed=None, progress=True, **settings):
     """Chapter 0's BPR-MF pruned iteratively: for each sparsity in turn, prune both embedding tables
     globally (:func:`tinyrec.prune.prune_globally`), then fine-tune with the pruned weights held at zero.
 
-    ``sparsities``: increasing values in ``[0, 1)``, e.g. ``(0.5, 0.75, 0.9)``; ``settings`` go to each
-    fine-tune (:func:`tinyrec.train.train_bpr`). Every prefix of ``sparsities`` is cached, so asking for
+    ``sparsities``: increasing values in ``[0, 1)``, e.g. ``(0.5, 0.75, 0.9)``; ``settings`` go to the
+    training of the unpruned model (:func:`trained_bpr`) and to each fine-tune (:func:`tinyrec.train.train_bpr`). Every prefix of ``sparsities`` is cached, so asking for
     ``(0.5, 0.75)`` after ``(0.5,)`` fine-tunes once more. Returns ``(model, history)``: one
     ``{"sparsity", "epochs", "valid_ndcg@10"}`` per step (``epochs`` of fine-tuning, best validation score).
     """
@@ -112,7 +112,7 @@ def pruned_bpr(split, sparsities, dim=64, seed=None, progress=True, **settings):
 
     def fit():
         if len(sparsities) == 1:
-            start, before = trained_bpr(split, dim=dim, seed=seed, progress=progress)[0], []
+            start, before = trained_bpr(split, dim=dim, seed=seed, progress=progress, **settings)[0], []
         else:
             start, before = pruned_bpr(split, sparsities[:-1], dim=dim, seed=seed, progress=progress, **settings)
         model = copy.deepcopy(start).to(default_device())
