@@ -1,4 +1,4 @@
-"""tinyrec.exercises: the student-notebook generator, staleness, and the two editions."""
+"""tinyrec.exercises.generate: the student-notebook generator, staleness, and the two editions."""
 
 import copy
 import shutil
@@ -13,10 +13,9 @@ import yaml
 from IPython.core.inputtransformer2 import TransformerManager
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from tinyrec import exercises
-from tinyrec.exercises import course_edition, generate, is_student_notebook, stale_notebooks
+from tinyrec.exercises.generate import MARKERS, course_edition, generate, is_student_notebook, stale_notebooks
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS, NOTEBOOKS = ROOT / "solutions", ROOT / "notebooks"
 STUDENT_NOTEBOOKS = [NOTEBOOKS / path.name for path in sorted(SOLUTIONS.glob("*.ipynb"))]
 
@@ -157,7 +156,8 @@ def test_nbval_runs_the_solutions_and_skips_the_student_notebooks():
 
 
 # ----------------------------------------------------------------------------------------------------------
-# The two editions, built from a small copy of the project (the configuration, the exercises, a root page)
+# The two editions, built from a small copy of the project (the configuration, the exercises, a root page).
+# Building them takes minutes: those tests are marked `book` and run with the book, not with the unit tests.
 
 
 def test_course_edition_files(tmp_path):
@@ -211,7 +211,7 @@ def site_text(html_dir):
 def solution_lines(cell_type):
     """Distinctive lines of the solution regions in ``cell_type`` cells: on no line outside the solution
     regions, at least 8 characters long, and not MyST markup such as ``:class: dropdown``."""
-    begin, end = exercises.MARKERS[cell_type]
+    begin, end = MARKERS[cell_type]
     inside_lines, outside_lines = set(), set()
     for path in sorted(SOLUTIONS.glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
@@ -258,6 +258,7 @@ def editions(tmp_path_factory):
     return {"learner": root / "_build" / "html", "course": root / "_build" / "course" / "_build" / "html"}
 
 
+@pytest.mark.book
 def test_learner_edition_shows_solutions_folded(editions):
     """The control for the next test: the solution code is found, folded, when it is there."""
     code = solution_lines("code")
@@ -267,6 +268,7 @@ def test_learner_edition_shows_solutions_folded(editions):
     assert {line for line in code if line not in folded} == set()
 
 
+@pytest.mark.book
 def test_course_edition_contains_no_solution(editions):
     secrets = solution_lines("code") | solution_lines("markdown")
     text, _ = site_text(editions["course"])

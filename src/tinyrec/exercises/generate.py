@@ -1,4 +1,4 @@
-"""Exercises: the student-notebook generator and the two editions of the book.
+"""The student-notebook generator and the two editions of the book (``python -m tinyrec.exercises``).
 
 **One source per exercise.** ``solutions/<name>.ipynb`` holds the exercise *with* its answers, between
 nbgrader's markers (nbgrader finds the same regions once its "Create Assignment" toolbar marks those cells
@@ -12,7 +12,8 @@ as answers):
   answer in a ``:::{admonition} Answer`` / ``:class: dropdown`` block so the learner edition collapses it;
 * a cell tagged ``solution-only`` (e.g. notes for instructors) is left out of the student version.
 
-Each exercise ends with a check from :mod:`tinyrec.checks`, which tells the learner what is wrong.
+Each exercise ends with a check from its module in :mod:`tinyrec.exercises` (e.g.
+:func:`tinyrec.exercises.ndcg.check_ndcg`), which tells the learner what is wrong.
 
 ``make exercises`` (``python -m tinyrec.exercises solutions notebooks``) writes the student version
 ``notebooks/<name>.ipynb``: each code region becomes ``raise NotImplementedError("Exercise: ...")`` at the
@@ -215,6 +216,3 @@ def main(argv=None):
     else:
         sys.exit(main.__doc__)
 
-
-if __name__ == "__main__":
-    main()
