@@ -19,8 +19,3 @@ propagates unchanged. :mod:`tinyrec.exercises._core` holds what the checks share
 course edition of the book (``python -m tinyrec.exercises``). Nothing else in :mod:`tinyrec` imports
 this package.
 """
-
-# For the project's conftest.py, which skips the generated student notebooks (nbformat and yaml only).
-from tinyrec.exercises.generate import is_student_notebook
-
-__all__ = ["is_student_notebook"]
