@@ -1,14 +1,11 @@
 """tinyrec.data: the real data, its verification, the split, and the synthetic generator."""
 
+import re
+
 import numpy as np
 import pytest
 
 from tinyrec import data
-
-
-@pytest.fixture(scope="module")
-def ratings():
-    return data.load_movielens_100k()
 
 
 def test_movielens_has_the_published_shape(ratings):
@@ -37,6 +34,35 @@ def test_altered_local_copy_is_reported(tmp_path, ratings):
     altered.to_csv(tmp_path / "u.data", sep="\t", header=False, index=False)
     with pytest.raises(data.DataError, match="hash mismatch"):
         data.load_movielens_100k(tmp_path)
+
+
+@pytest.mark.parametrize("line", ["this is not\ta rating", "196\t242\t3", "196\t242\t3.5\t881250949"])
+def test_a_malformed_line_is_reported_with_its_file_and_number(tmp_path, ratings, line):
+    rows = ratings.iloc[:5].astype(str).agg("\t".join, axis=1).tolist()
+    (tmp_path / "u.data").write_text("\n".join(rows[:2] + [line] + rows[2:]) + "\n")
+    problem = re.escape(f"u.data, line 3: {line!r} is not 4 whole numbers")
+    with pytest.raises(data.DataError, match=f"{problem}.*replace it with the original"):
+        data.load_movielens_100k(tmp_path)
+
+
+def test_items_from_a_local_grouplens_folder_match_the_recbole_copy(tmp_path, monkeypatch):
+    items = data.load_movielens_items()
+    flags = [[int(genre in row.split(" ")) for genre in data.GENRES] for row in items["genres"]]
+    lines = [f"{row.item_id}|{row.title} ({row.year})|01-Jan-{row.year}||http://imdb|" if row.year.isdigit()
+             else f"{row.item_id}|{row.title}||||" for row in items.itertuples()]  # GroupLens: no date, no year
+    lines = [line + "|".join(map(str, f)) for line, f in zip(lines, flags)]
+    (tmp_path / "u.data").write_text("")
+    (tmp_path / "u.item").write_text("\n".join(lines) + "\n", encoding="latin-1")
+    monkeypatch.setenv("TINYREC_DATA", str(tmp_path))
+    local = data.load_movielens_items()
+    assert local.columns.tolist() == items.columns.tolist() and len(local) == 1682
+    assert local["genres"].tolist() == items["genres"].tolist()
+    known = items["year"].str.isdigit()  # two items have no release date (recbole writes "unkonwn" or text)
+    assert local[known].drop(columns="genres").equals(items[known].drop(columns="genres"))
+    assert (local["year"][~known] == "").all()
+    (tmp_path / "u.item").write_text("1|Toy Story (1995)|01-Jan-1995\n")
+    with pytest.raises(data.DataError, match="u.item has 3 columns, expected 24"):
+        data.load_movielens_items()
 
 
 def test_folder_without_u_data_says_what_to_do(tmp_path):

@@ -12,6 +12,7 @@ Run ``python -m tinyrec.data`` to fetch and verify the data once.
 """
 
 import hashlib
+import itertools
 import subprocess
 import sys
 import zipfile
@@ -112,33 +113,80 @@ def _local_folder(path):
     return folder
 
 
+def _read_table(source, columns, sep="\t", header=None):
+    """``source`` parsed as integers into ``columns``; a malformed line raises :class:`DataError` naming it."""
+    try:
+        df = pd.read_csv(source, sep=sep, header=header, names=columns, dtype=str, keep_default_na=False,
+                         encoding="latin-1")
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise DataError(f"{source} is not a ratings file ({error}). {_REFETCH}") from None
+    numbers = df.apply(pd.to_numeric, errors="coerce")
+    bad = numbers.isna().any(axis=1) | (numbers != numbers.round()).any(axis=1)
+    if bad.any():
+        line = int(bad.to_numpy().argmax()) + 1 + (header is not None)
+        with open(source, encoding="latin-1") as handle:
+            text = next(itertools.islice(handle, line - 1, None)).rstrip("\n")
+        raise DataError(f"{source}, line {line}: {text!r} is not {len(columns)} whole numbers "
+                        f"({', '.join(columns)}) separated by tabs. {_REFETCH}")
+    return numbers.astype(np.int64)
+
+
+_REFETCH = ("The file is corrupted or altered: replace it with the original GroupLens ml-100k file (or unset "
+            "TINYREC_DATA to use the verified copy from the recbole wheel).")
+
+
 def load_movielens_100k(path=None):
     """All 100,000 MovieLens-100k ratings as a DataFrame ``user_id, item_id, rating, timestamp``.
 
     Ids are the original 1-based ids (943 users, 1,682 items). ``path`` (or ``TINYREC_DATA``) names a
     GroupLens ml-100k folder; without one, the recbole wheel's copy is used. The ratings are verified:
-    a corrupted, truncated or altered file raises :class:`DataError` instead of being used.
+    a corrupted, truncated or altered file raises :class:`DataError` naming the file (and the line, for
+    a malformed one) instead of being used.
     """
     path = path or data_dir()
     if path:
         source = _local_folder(path) / "u.data"
-        df = pd.read_csv(source, sep="\t", names=COLUMNS, dtype=np.int64)
+        df = _read_table(source, COLUMNS)
     else:
         source = _recbole_folder() / "ml-100k.inter"
-        df = pd.read_csv(source, sep="\t", header=0, names=COLUMNS).astype(np.int64)
+        df = _read_table(source, COLUMNS, header=0)
     if len(df) != N_RATINGS or ratings_sha256(df) != RATINGS_SHA256:
         raise DataError(
             f"{source} holds {len(df):,} rows that are not the 100,000 MovieLens-100k ratings "
-            "(content hash mismatch): the file is truncated, altered or another data set."
+            "(content hash mismatch): the file is truncated, altered or another data set. " + _REFETCH
         )
     return df
 
 
-def load_movielens_items():
-    """Movie titles and genres: DataFrame ``item_id, title, year, genres`` (1,682 rows), from the recbole copy."""
-    df = pd.read_csv(_recbole_folder() / "ml-100k.item", sep="\t", header=0,
-                     names=["item_id", "title", "year", "genres"])
-    return df
+GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
+          "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"]
+
+
+def load_movielens_items(path=None):
+    """Movie titles and genres: DataFrame ``item_id, title, year, genres`` (1,682 rows).
+
+    From the GroupLens ``u.item`` when ``path`` (or ``TINYREC_DATA``) names a local ml-100k folder, else
+    from the recbole copy; both give the same columns: the title without its year (``"Toy Story"``), the
+    release year, and the genres separated by spaces (``"Animation Children's Comedy"``).
+    """
+    path = path or data_dir()
+    if not path:
+        return pd.read_csv(_recbole_folder() / "ml-100k.item", sep="\t", header=0,
+                           names=["item_id", "title", "year", "genres"])
+    source = _local_folder(path) / "u.item"
+    if not source.is_file():
+        raise DataError(f"{source} is missing: the GroupLens ml-100k folder holds it next to u.data.")
+    raw = pd.read_csv(source, sep="|", header=None, encoding="latin-1", dtype=str, keep_default_na=False)
+    if raw.shape[1] != 5 + len(GENRES):
+        raise DataError(f"{source} has {raw.shape[1]} columns, expected {5 + len(GENRES)} (id, title, release "
+                        f"date, video release date, IMDb URL and {len(GENRES)} genre flags). {_REFETCH}")
+    flags = raw.iloc[:, 5:].to_numpy() == "1"
+    return pd.DataFrame({
+        "item_id": raw[0].astype(np.int64),
+        "title": raw[1].str.replace(r"\s*\(\d{4}\)\s*$", "", regex=True),
+        "year": raw[2].str[-4:],  # release date "01-Jan-1995" -> "1995", as text like the recbole copy
+        "genres": [" ".join(g for g, on in zip(GENRES, row) if on) for row in flags],
+    })
 
 
 @dataclass
