@@ -70,6 +70,23 @@ def test_latency_rejects_bad_repeats():
         measure.latency(lambda: None, warmup=-1)
 
 
+def test_top_k_overlap_counts_shared_items_of_the_two_lists():
+    scores = torch.tensor([[5.0, 4.0, 3.0, 2.0, 1.0], [1.0, 2.0, 3.0, 4.0, 5.0]])
+    reference = torch.tensor([[5.0, 1.0, 4.0, 2.0, 3.0], [5.0, 4.0, 3.0, 2.0, 1.0]])
+    # user 0: {0, 1} vs {0, 2} share one; user 1: {4, 3} vs {0, 1} share none
+    assert measure.top_k_overlap(scores, reference, k=2).tolist() == [0.5, 0.0]
+    assert measure.top_k_overlap(scores, scores, k=3).tolist() == [1.0, 1.0]
+    exclude = torch.zeros(2, 5, dtype=torch.bool)
+    exclude[0, 2] = True  # item 2 cannot be recommended to user 0: the reference's top 2 become {0, 4}
+    assert measure.top_k_overlap(scores, reference, k=2, exclude=exclude).tolist() == [0.5, 0.0]
+    exclude[0, 1] = True  # now the lists are {0, 3} and {0, 4}
+    assert measure.top_k_overlap(scores, reference, k=2, exclude=exclude)[0] == 0.5
+    with pytest.raises(ValueError, match="same shape"):
+        measure.top_k_overlap(scores, reference[:, :3])
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        measure.top_k_overlap(scores, reference, k=0)
+
+
 def test_tradeoff_adds_ratio_and_drop_against_the_base():
     table = pd.DataFrame({"bytes": [400, 100, 50], "NDCG@10": [0.30, 0.27, 0.15]}, index=["fp32", "int8", "int4"])
     out = measure.tradeoff(table, "fp32")

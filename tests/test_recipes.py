@@ -32,6 +32,12 @@ def test_distilled_students_are_cached_per_method_and_learn(synthetic_split, iso
     again, _ = recipes.trained_student(split, method="listwise", temperature=0.05, alpha=0.8, teacher_lam=50.0,
                                        **settings)
     assert torch.equal(again.user.weight, student.user.weight)
+    control, _ = recipes.trained_student(split, method="listwise", temperature=0.05, alpha=0.8, teacher_lam=50.0,
+                                         teacher="constant", **settings)  # the same objective, no knowledge
+    assert not torch.equal(control.user.weight, student.user.weight)
+    assert len(list((isolated_cache / "models").glob("student-*.pt"))) == 2
+    with pytest.raises(ValueError, match="teacher must be 'ease' or 'constant'"):
+        recipes.trained_student(split, method="listwise", teacher="random", **settings)
 
 
 def test_shared_bprmf_trains_and_is_cached(synthetic_split, isolated_cache):

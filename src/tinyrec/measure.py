@@ -91,6 +91,29 @@ def latency(fn, repeats=7, warmup=1):
     return statistics.median(times)
 
 
+def top_k_overlap(scores, reference, k=10, exclude=None):
+    """Fidelity: the share of each user's top-``k`` list (by ``scores``) that is also in the top-``k`` of
+    ``reference`` (e.g. the teacher's, or the uncompressed model's). Float ``[n_users]`` in ``[0, 1]``.
+
+    scores, reference: float ``[n_users, n_items]``; exclude: optional bool ``[n_users, n_items]`` of
+    items neither list may contain (the user's training items). Ties go to the lower item index, as in
+    :mod:`tinyrec.metrics`.
+    """
+    if scores.shape != reference.shape or scores.dim() != 2:
+        raise ValueError(f"scores and reference must be 2-D of the same shape, got {tuple(scores.shape)} "
+                         f"and {tuple(reference.shape)}")
+    k = positive_int("k", k)
+
+    def top(x):
+        key = x.detach().float().clamp(min=torch.finfo(torch.float32).min)
+        if exclude is not None:
+            key = key.masked_fill(exclude, float("-inf"))
+        return key.sort(dim=1, descending=True, stable=True).indices[:, :k]
+
+    mine, theirs = top(scores), top(reference)
+    return (mine[:, :, None] == theirs[:, None, :]).any(dim=2).float().mean(dim=1)
+
+
 def tradeoff(table, base, size="bytes", quality="NDCG@10"):
     """``table`` (a DataFrame, one row per model) with two columns added against the row ``base``:
     ``"ratio"``, the compression ratio of ``size``, and ``"drop"``, the relative drop of ``quality``.

@@ -29,7 +29,7 @@ _BPR_CODE = (config, models, evaluate, metrics, train, share, *_SPLIT)
 
 def trained_ease(split, lam=EASE_LAMBDA):
     """The EASE teacher fitted in closed form on ``split``'s training part. Returns the model."""
-    model, _ = cached("ease", {"lam": float(lam)}, split, code=(models.EASE, *_SPLIT),
+    model, _ = cached("ease", {"lam": float(lam)}, split, code=(models.EASE, trained_ease, *_SPLIT),
                       fit=lambda: (models.EASE(split.n_items, lam).fit(split.matrix("train")), []),
                       build=lambda: models.EASE(split.n_items, lam))
     return model
@@ -58,22 +58,27 @@ def trained_bpr(split, dim=64, seed=None, progress=True, share=None, **settings)
     seed = resolve_seed(seed)
     build = _builder(split, dim, share)
     config_ = {"dim": dim, "seed": seed, **settings, **({"share": share} if share else {})}
-    return cached("bpr", config_, split, code=_BPR_CODE,
+    return cached("bpr", config_, split, code=(*_BPR_CODE, trained_bpr, _builder, _fresh),
                   fit=lambda: train.train_bpr(_fresh(build, seed), split, seed=seed, progress=progress, **settings),
                   build=build)
 
 
 def trained_student(split, method=None, dim=64, temperature=0.05, alpha=0.5, seed=None, teacher_lam=EASE_LAMBDA,
-                    progress=True, share=None, **settings):
+                    progress=True, share=None, teacher="ease", **settings):
     """BPR-MF trained with a distillation term from the EASE teacher. Returns ``(model, history)``.
 
     ``method`` is ``None`` (no distillation: the plain :func:`trained_bpr` model) or one of
     :data:`tinyrec.distill.METHODS`; each step minimises ``(1 - alpha) * BPR + alpha * distillation``.
+    ``teacher="constant"`` replaces EASE by a teacher that gives every item the same score: the control
+    that tells what distillation gains from the teacher's knowledge and what from the extra loss alone
+    (for listwise KD its soft target is uniform over the user's unseen items).
     ``settings`` go to :func:`tinyrec.distill.student_objective` (``top_k``, ``lam``, ``users_per_step``)
     or to :func:`tinyrec.train.train_bpr`; ``share`` as in :func:`trained_bpr`.
     """
     if method is None:
         return trained_bpr(split, dim=dim, seed=seed, progress=progress, share=share, **settings)
+    if teacher not in ("ease", "constant"):
+        raise ValueError(f"teacher must be 'ease' or 'constant', got {teacher!r}")
     seed = resolve_seed(seed)
     objective_keys = {"top_k", "lam", "users_per_step"}
     objective = {k: v for k, v in settings.items() if k in objective_keys}
@@ -84,6 +89,8 @@ def trained_student(split, method=None, dim=64, temperature=0.05, alpha=0.5, see
 
     def fit():
         teacher_scores = evaluate.score_all(trained_ease(split, lam=teacher_lam), split).to(default_device())
+        if teacher == "constant":
+            teacher_scores = torch.zeros_like(teacher_scores)
         student = _fresh(build, seed)
         generator = torch.Generator(device=default_device()).manual_seed(seed)
         extra = distill.student_objective(method, teacher_scores, split.mask("train", default_device()),
@@ -91,9 +98,11 @@ def trained_student(split, method=None, dim=64, temperature=0.05, alpha=0.5, see
         return train.train_bpr(student, split, seed=seed, progress=progress, extra_loss=extra, alpha=alpha,
                                **training)
 
-    config_ = {"dim": dim, "seed": seed, "method": method, "alpha": alpha, "teacher": {"ease": teacher_lam},
+    config_ = {"dim": dim, "seed": seed, "method": method, "alpha": alpha,
+               "teacher": {"ease": teacher_lam} if teacher == "ease" else {"constant": 0.0},
                **objective, **training, **({"share": share} if share else {})}
-    return cached("student", config_, split, code=(*_BPR_CODE, distill, models.EASE), fit=fit, build=build)
+    code = (*_BPR_CODE, distill, models.EASE, trained_student, trained_ease, _builder, _fresh)
+    return cached("student", config_, split, code=code, fit=fit, build=build)
 
 
 def pruned_bpr(split, sparsities, dim=64, seed=None, progress=True, **settings):
@@ -124,5 +133,6 @@ def pruned_bpr(split, sparsities, dim=64, seed=None, progress=True, **settings):
         return model, before + [step]
 
     config_ = {"dim": dim, "seed": seed, "sparsities": list(sparsities), **settings}
-    return cached("pruned_bpr", config_, split, code=(*_BPR_CODE, prune), fit=fit,
+    return cached("pruned_bpr", config_, split, code=(*_BPR_CODE, prune, pruned_bpr, trained_bpr, _builder, _fresh),
+                  fit=fit,
                   build=lambda: models.BPRMF(split.n_users, split.n_items, dim))
