@@ -218,6 +218,11 @@ def test_pointwise_kd_is_a_bernoulli_kl_times_t_squared():
     loss.backward()
     assert loss.item() == pytest.approx((kl[~exclude].mean() * T ** 2).item(), rel=1e-9)
     assert (s3.grad[exclude] == 0).all()
+    terms = pointwise_kd_loss(s, t, T, exclude=exclude, reduction="none")  # one term per pair
+    assert terms.shape == s.shape and (terms[exclude] == 0).all()
+    assert torch.allclose(terms[~exclude], kl[~exclude] * T ** 2)
+    with pytest.raises(ValueError, match="reduction"):
+        pointwise_kd_loss(s, t, T, reduction="sum")
     # Stable for huge scores.
     big_s, big_t = logits(scale=1e4)
     assert torch.isfinite(pointwise_kd_loss(big_s, big_t, 1.0))

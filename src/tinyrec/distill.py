@@ -133,7 +133,7 @@ def listwise_kd_loss(student_scores, teacher_scores, temperature, exclude=None):
     return kd_loss(student_scores, teacher_scores, temperature, mask=exclude)
 
 
-def pointwise_kd_loss(student_scores, teacher_scores, temperature, exclude=None):
+def pointwise_kd_loss(student_scores, teacher_scores, temperature, exclude=None, reduction="mean"):
     """Pointwise soft labels: each (user, item) is a yes/no question answered by the teacher.
 
     Target ``p = sigmoid(teacher / T)``, prediction ``q = sigmoid(student / T)``; the loss is the
@@ -144,10 +144,15 @@ def pointwise_kd_loss(student_scores, teacher_scores, temperature, exclude=None)
     gradient ``(q − p)/T ≈ (s − t)/(4T²)``), and averaged over the (user, item) pairs that are not
     excluded.
 
+    The KL is minimised at ``s = t``: pointwise KD regresses the student's scores onto the teacher's.
+
     student_scores, teacher_scores: float ``[b, n_items]`` (the teacher is detached).
-    exclude: optional bool ``[b, n_items]``, True = not a (user, item) pair to distil. Returns a scalar.
+    exclude: optional bool ``[b, n_items]``, True = not a (user, item) pair to distil.
+    reduction: ``"mean"`` (a scalar) or ``"none"`` (the term of every pair, ``[b, n_items]``, 0 where excluded).
     """
     temperature = _check_positive("temperature", temperature)
+    if reduction not in ("mean", "none"):
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
     teacher_scores = _check_pair(student_scores, teacher_scores)
     exclude = _check_mask("exclude", exclude, student_scores)
     teacher = teacher_scores / temperature
@@ -155,6 +160,8 @@ def pointwise_kd_loss(student_scores, teacher_scores, temperature, exclude=None)
     cross_entropy = F.binary_cross_entropy_with_logits(student_scores / temperature, target, reduction="none")
     entropy = F.binary_cross_entropy_with_logits(teacher, target, reduction="none")
     per_pair = (cross_entropy - entropy) * temperature ** 2
+    if reduction == "none":
+        return per_pair if exclude is None else per_pair.masked_fill(exclude, 0.0)
     if exclude is None:
         return per_pair.mean()
     keep = ~exclude
