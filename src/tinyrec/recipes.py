@@ -88,21 +88,31 @@ def trained_student(split, method=None, dim=64, temperature=0.05, alpha=0.5, see
     build = _builder(split, dim, share)
 
     def fit():
-        teacher_scores = evaluate.score_all(trained_ease(split, lam=teacher_lam), split).to(default_device())
-        if teacher == "constant":
-            teacher_scores = torch.zeros_like(teacher_scores)
-        student = _fresh(build, seed)
-        generator = torch.Generator(device=default_device()).manual_seed(seed)
-        extra = distill.student_objective(method, teacher_scores, split.mask("train", default_device()),
-                                          generator=generator, **objective)
-        return train.train_bpr(student, split, seed=seed, progress=progress, extra_loss=extra, alpha=alpha,
-                               **training)
+        extra = distillation_term(split, method, seed, teacher=teacher, teacher_lam=teacher_lam, **objective)
+        return train.train_bpr(_fresh(build, seed), split, seed=seed, progress=progress, extra_loss=extra,
+                               alpha=alpha, **training)
 
     config_ = {"dim": dim, "seed": seed, "method": method, "alpha": alpha,
                "teacher": {"ease": teacher_lam} if teacher == "ease" else {"constant": 0.0},
                **objective, **training, **({"share": share} if share else {})}
-    code = (*_BPR_CODE, distill, models.EASE, trained_student, trained_ease, _builder, _fresh)
+    code = (*_BPR_CODE, distill, models.EASE, trained_student, distillation_term, trained_ease, _builder, _fresh)
     return cached("student", config_, split, code=code, fit=fit, build=build)
+
+
+def distillation_term(split, method, seed=None, teacher="ease", teacher_lam=EASE_LAMBDA, **objective):
+    """The distillation term a student of :func:`trained_student` adds to its loss, as
+    ``extra_loss(model, users)`` for :func:`tinyrec.train.train_bpr` (the teacher scored once, frozen).
+
+    ``objective`` goes to :func:`tinyrec.distill.student_objective` (``temperature``, ``top_k``, ...).
+    """
+    if teacher not in ("ease", "constant"):
+        raise ValueError(f"teacher must be 'ease' or 'constant', got {teacher!r}")
+    teacher_scores = evaluate.score_all(trained_ease(split, lam=teacher_lam), split).to(default_device())
+    if teacher == "constant":
+        teacher_scores = torch.zeros_like(teacher_scores)
+    generator = torch.Generator(device=default_device()).manual_seed(resolve_seed(seed))
+    return distill.student_objective(method, teacher_scores, split.mask("train", default_device()),
+                                     generator=generator, **objective)
 
 
 def pruned_bpr(split, sparsities, dim=64, seed=None, progress=True, **settings):
