@@ -111,9 +111,12 @@ def check_temperature_choice(results, best_T, validation_ndcg, split, teacher):
              f"unseen movie scores only {(top - middle).median().item():.2f} above the median one. At T = {best_T:g}, "
              f"exp(z / T) ≈ 1 + z / T for every movie, so the soft target is nearly uniform: it spreads over "
              f"e^H = {n_eff.median().item():,.0f} of the user's {n_unseen.median().item():,} unseen movies "
-             f"({share:.1%}), and the teacher's ranking is all but erased. Such a target still pulls the student's "
-             "own softmax towards uniform — a regulariser, like label smoothing — which can raise validation "
-             "NDCG@10 without passing on anything the teacher knows.",
+             f"({share:.1%}). The ranking is still there, in differences of about z / T between nearly equal "
+             "probabilities, and with the T² factor a student whose own scores were as flat would learn it as "
+             "logit matching. But a trained BPR-MF student's scores spread over units, not hundredths: at this T "
+             "its softmax is far from uniform, and the KD term mainly pulls it towards uniform — a regulariser, "
+             "like label smoothing — which can raise validation NDCG@10 without passing on what the teacher "
+             "knows (Lab 1a measures both spreads).",
              "Sweep temperatures on the scale of the teacher's score gaps (about 0.01 to 0.2) and choose among "
              "those; the effective number of movies e^H tells you how peaked each target is.")
     lines = [f"  T = {T:<6g} validation NDCG@10 = {value:.4f}   e^H = {effective[T][0].median().item():7,.1f} movies"
