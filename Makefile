@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:  `make book`  and  `make test`.
-# Both create .venv when it is missing, install requirements.txt and tinyrec, fetch the data,
-# and install Debian's Chromium for the HTML checks when it is missing.
+# Both create .venv when it is missing, install requirements.txt and tinyrec, and fetch the data: `make book`
+# needs only Python and pip. `make test` also installs Debian's Chromium for the HTML checks when it is missing.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -19,13 +19,10 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: setup data book test unit notebooks html-check exercises lab clean chromium mathjax
 
-# MathJax 3, bundled into the book so that math renders offline (no CDN). Fetched once from the
-# npm registry (checksum pinned); only what es5/tex-chtml.js loads is kept: its fonts, the TeX
-# extensions it autoloads, and the accessibility/menu parts it loads on demand.
-MATHJAX_VERSION := 3.2.2
-MATHJAX_SHA256 := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09
+# MathJax 3.2.2, bundled into the book so that math renders offline (no CDN): from the PyPI package
+# sphinx-mathjax-offline (pinned in requirements.txt), tools/bundle_mathjax.py checks its SHA-256 and copies
+# only what tex-chtml.js loads into book/_static/mathjax (gitignored; _config.yml serves it).
 MATHJAX_DIR := book/_static/mathjax
-MATHJAX_STAMP := $(MATHJAX_DIR)/.mathjax-$(MATHJAX_VERSION)
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,19 +32,8 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3
 	touch $@
 
-$(MATHJAX_STAMP):
-	@command -v npm >/dev/null || { echo "Installing Debian's npm to fetch MathJax"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null; }
-	rm -rf $(MATHJAX_DIR) && mkdir -p $(MATHJAX_DIR)
-	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	  npm pack --silent --pack-destination "$$tmp" mathjax@$(MATHJAX_VERSION) >/dev/null && \
-	  echo "$(MATHJAX_SHA256)  $$tmp/mathjax-$(MATHJAX_VERSION).tgz" | sha256sum -c --quiet && \
-	  tar xzf "$$tmp/mathjax-$(MATHJAX_VERSION).tgz" -C $(MATHJAX_DIR) --strip-components=2 \
-	    package/es5/tex-chtml.js package/es5/output/chtml/fonts/woff-v2 \
-	    package/es5/input/tex/extensions package/es5/a11y package/es5/sre package/es5/ui
-	touch $@
-
-mathjax: $(MATHJAX_STAMP)
+mathjax: setup
+	@$(PY) tools/bundle_mathjax.py $(MATHJAX_DIR)
 
 # Headless Chromium for the HTML checks (Playwright drives Debian's build; it downloads no browser).
 chromium:
