@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:  `make book`  and  `make test`.
 # Both create .venv when it is missing, install requirements.txt and tinyrec, and fetch the data: `make book`
-# needs only Python and pip. `make test` also installs Debian's Chromium for the HTML checks when it is missing.
+# needs only Python and pip. `make test` also needs a Chromium for the HTML checks (see `chromium` below).
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -35,14 +35,29 @@ $(STAMP): requirements.txt pyproject.toml
 mathjax: setup
 	@$(PY) tools/bundle_mathjax.py $(MATHJAX_DIR)
 
-# Headless Chromium for the HTML checks (Playwright drives Debian's build; it downloads no browser).
-chromium:
-	@test -x /usr/bin/chromium || { \
+# Headless Chromium for the HTML checks, driven by Playwright. They launch TINYREC_CHROMIUM when it is set,
+# else Debian's $(DEBIAN_CHROMIUM) when it is installed, else Playwright's own build (tests/html/chromium.py).
+# When there is none: as root on a system with apt-get (CI: a fresh Debian machine, which cannot reach
+# Playwright's download server), Debian's chromium is installed; otherwise (macOS, a user account)
+# Playwright downloads its own. Then the browser the checks will use is started once.
+DEBIAN_CHROMIUM := /usr/bin/chromium
+PW_LOG := _build/playwright-install.log
+
+chromium: setup
+	@if [ -n "$$TINYREC_CHROMIUM" ] || [ -x $(DEBIAN_CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "Installing Debian's chromium for the HTML checks"; \
-	  apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
-	@/usr/bin/chromium --version 2>/dev/null | grep -q Chromium || \
-	  { echo "/usr/bin/chromium does not run"; exit 1; }
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
+	    { echo "apt-get could not install Debian's chromium for the HTML checks: install it, or set TINYREC_CHROMIUM" \
+	      "to the executable of a Chromium or Google Chrome you have."; exit 1; }; \
+	else \
+	  echo "Installing Playwright's headless Chromium for the HTML checks, unless it is there (log: $(PW_LOG))"; \
+	  mkdir -p _build && $(PY) -m playwright install --only-shell chromium >$(PW_LOG) 2>&1 || \
+	    { echo "The HTML checks need Chromium, and Playwright could not download its own ($(PW_LOG)): install" \
+	      "Debian's chromium (as root: apt-get install chromium), or set TINYREC_CHROMIUM to the executable of" \
+	      "a Chromium or Google Chrome you have."; exit 1; }; \
+	fi
+	@$(PY) tests/html/chromium.py
 
 setup: $(STAMP)
 
