@@ -35,12 +35,13 @@ def test_bundle_copies_the_subset_with_the_licence(tmp_path):
     files = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()}
     assert {"tex-chtml.js", "LICENSE", "NOTICE", ".bundled"} <= files
     assert "Apache License" in (dest / "LICENSE").read_text() and "3.2.2" in (dest / "NOTICE").read_text()
-    # what tex-chtml.js loads: fonts, autoloaded TeX extensions, the menu's accessibility parts
+    # what tex-chtml.js loads: fonts, autoloaded TeX extensions, what the menu's options load
     for needed in ["output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff", "input/tex/extensions/cancel.js",
-                   "input/tex/extensions/boldsymbol.js", "a11y/explorer.js", "sre/mathmaps/en.json", "ui/menu.js"]:
+                   "input/tex/extensions/boldsymbol.js", "a11y/explorer.js", "a11y/complexity.js",
+                   "input/mml.js", "sre/mathmaps/base.json", "sre/mathmaps/en.json", "output/svg.js"]:
         assert needed in files, needed
-    # and nothing else: no other builds, no SVG output, no Node.js files
-    assert not {"tex-svg.js", "tex-chtml-full.js", "node-main.js", "output/svg.js"} & files
+    # and nothing else: no other builds, no ui/ (the menu is inside tex-chtml.js), no Node.js files
+    assert not {"tex-svg.js", "tex-chtml-full.js", "node-main.js", "ui/menu.js", "input/asciimath.js"} & files
     size = sum((dest / f).stat().st_size for f in files)
     assert 5e6 < size < 8e6, size  # of the package's 24 MB
     assert not dest.with_name("mathjax.partial").exists()

@@ -21,12 +21,17 @@ PACKAGE, PACKAGE_VERSION, MATHJAX_VERSION = "sphinx-mathjax-offline", "0.0.2", "
 FOLDER = "sphinx-mathjax-offline/static/mathjax"  # inside site-packages (a hyphen: not an importable name)
 ENTRY = "tex-chtml.js"
 ENTRY_SHA256 = "0a6ded5abbce13331658dd239f34382abd06492c74b71b61e8caa8112ec55fa5"
-# What tex-chtml.js loads: the entry point itself (TeX input, CHTML output, the menu and assistive MathML
-# are built in), its web fonts, the TeX extensions it autoloads when a page uses one of their macros
-# (\cancel, \bm, ...), and the parts the menu loads on demand: accessibility (a11y: the explorer, speech,
-# semantic enrichment), the speech rule engine with its locales (sre), and the lazy-typesetting/menu code
-# (ui). Left out: the SVG and MathML-input builds, the full/all-packages bundles, the Node.js files.
-SUBSET = [ENTRY, "output/chtml/fonts/woff-v2", "input/tex/extensions", "a11y", "sre", "ui"]
+# What tex-chtml.js loads (measured by loading pages in Chromium and using the MathJax menu of each formula):
+# - always: tex-chtml.js itself (TeX input, CHTML output, the menu and assistive MathML are built in) and
+#   the web fonts it needs;
+# - when a page uses their macros (\cancel, \boldsymbol, \color, ...): the TeX extensions it autoloads;
+# - when a reader turns on the menu's accessibility options (explorer, collapsible math, speech): a11y/*,
+#   the MathML input (input/mml.js) and the speech rule engine's rules for the chosen language (sre/);
+# - when a reader picks the SVG renderer in the menu: output/svg.js and its font.
+# Left out: ui/ (menu.js is already inside tex-chtml.js; lazy.js and safe.js load only when configured),
+# the other combined builds (tex-svg.js, tex-chtml-full.js, ...), MathML and AsciiMath input, Node.js files.
+SUBSET = [ENTRY, "output/chtml/fonts/woff-v2", "input/tex/extensions", "input/mml.js", "a11y", "sre",
+          "output/svg.js", "output/svg/fonts/tex.js"]
 LICENSE = Path(__file__).with_name("MathJax-LICENSE")
 STAMP = ".bundled"  # a dot file: Sphinx does not copy it into the book
 NOTICE = f"""MathJax {MATHJAX_VERSION} (es5 build), https://www.mathjax.org/
