@@ -93,8 +93,11 @@ unit: setup data
 notebooks: setup data
 	$(BIN)/pytest --nbval-lax notebooks solutions -p no:cacheprovider
 
+# The HTML checks of the edition just built: `make html-check EDITION=course` checks the course edition.
+HTML_DIR := $(if $(filter course,$(EDITION)),_build/course/_build/html,_build/html)
+
 html-check: chromium book
-	$(BIN)/pytest tests/html
+	TINYREC_BOOK_HTML=$(CURDIR)/$(HTML_DIR) $(BIN)/pytest tests/html
 
 test: unit notebooks html-check
 
