@@ -27,6 +27,10 @@ def browser():
         try:
             browser = chromium.launch(playwright)
         except RuntimeError as error:
-            pytest.fail(f"{error} (`make chromium` does it)")
+            problem = str(error)
+        else:
+            problem = None
+        if problem:
+            pytest.fail(problem, pytrace=False)
         yield browser
         browser.close()
