@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:  `make book`  and  `make test`.
-# Both create .venv when it is missing, install requirements.txt and tinyrec, fetch the data,
-# and install Debian's Chromium for the HTML checks when it is missing.
+# Both create .venv when it is missing, install requirements.txt and tinyrec, and fetch the data: `make book`
+# needs only Python and pip. `make test` also needs a Chromium for the HTML checks (see `chromium` below).
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -19,13 +19,10 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: setup data book test unit notebooks html-check exercises lab clean chromium mathjax
 
-# MathJax 3, bundled into the book so that math renders offline (no CDN). Fetched once from the
-# npm registry (checksum pinned); only what es5/tex-chtml.js loads is kept: its fonts, the TeX
-# extensions it autoloads, and the accessibility/menu parts it loads on demand.
-MATHJAX_VERSION := 3.2.2
-MATHJAX_SHA256 := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09
+# MathJax 3.2.2, bundled into the book so that math renders offline (no CDN): from the PyPI package
+# sphinx-mathjax-offline (pinned in requirements.txt), tools/bundle_mathjax.py checks its SHA-256 and copies
+# only what tex-chtml.js loads into book/_static/mathjax (gitignored; _config.yml serves it).
 MATHJAX_DIR := book/_static/mathjax
-MATHJAX_STAMP := $(MATHJAX_DIR)/.mathjax-$(MATHJAX_VERSION)
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,28 +32,32 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3
 	touch $@
 
-$(MATHJAX_STAMP):
-	@command -v npm >/dev/null || { echo "Installing Debian's npm to fetch MathJax"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null; }
-	rm -rf $(MATHJAX_DIR) && mkdir -p $(MATHJAX_DIR)
-	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	  npm pack --silent --pack-destination "$$tmp" mathjax@$(MATHJAX_VERSION) >/dev/null && \
-	  echo "$(MATHJAX_SHA256)  $$tmp/mathjax-$(MATHJAX_VERSION).tgz" | sha256sum -c --quiet && \
-	  tar xzf "$$tmp/mathjax-$(MATHJAX_VERSION).tgz" -C $(MATHJAX_DIR) --strip-components=2 \
-	    package/es5/tex-chtml.js package/es5/output/chtml/fonts/woff-v2 \
-	    package/es5/input/tex/extensions package/es5/a11y package/es5/sre package/es5/ui
-	touch $@
+mathjax: setup
+	@$(PY) tools/bundle_mathjax.py $(MATHJAX_DIR)
 
-mathjax: $(MATHJAX_STAMP)
+# Headless Chromium for the HTML checks, driven by Playwright. They launch TINYREC_CHROMIUM when it is set,
+# else Debian's $(DEBIAN_CHROMIUM) when it is installed, else Playwright's own build (tests/html/chromium.py).
+# When there is none: as root on a system with apt-get (CI: a fresh Debian machine, which cannot reach
+# Playwright's download server), Debian's chromium is installed; otherwise (macOS, a user account)
+# Playwright downloads its own. Then the browser the checks will use is started once.
+DEBIAN_CHROMIUM := /usr/bin/chromium
+PW_LOG := _build/playwright-install.log
 
-# Headless Chromium for the HTML checks (Playwright drives Debian's build; it downloads no browser).
-chromium:
-	@test -x /usr/bin/chromium || { \
+chromium: setup
+	@if [ -n "$$TINYREC_CHROMIUM" ] || [ -x $(DEBIAN_CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "Installing Debian's chromium for the HTML checks"; \
-	  apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
-	@/usr/bin/chromium --version 2>/dev/null | grep -q Chromium || \
-	  { echo "/usr/bin/chromium does not run"; exit 1; }
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
+	    { echo "apt-get could not install Debian's chromium for the HTML checks: install it, or set TINYREC_CHROMIUM" \
+	      "to the executable of a Chromium or Google Chrome you have."; exit 1; }; \
+	else \
+	  echo "Installing Playwright's headless Chromium for the HTML checks, unless it is there (log: $(PW_LOG))"; \
+	  mkdir -p _build && $(PY) -m playwright install --only-shell chromium >$(PW_LOG) 2>&1 || \
+	    { echo "The HTML checks need Chromium, and Playwright could not download its own ($(PW_LOG)): install" \
+	      "Debian's chromium (as root: apt-get install chromium), or set TINYREC_CHROMIUM to the executable of" \
+	      "a Chromium or Google Chrome you have."; exit 1; }; \
+	fi
+	@$(PY) tests/html/chromium.py
 
 setup: $(STAMP)
 
@@ -96,9 +97,14 @@ unit: setup data
 notebooks: setup data
 	$(BIN)/pytest --nbval-lax notebooks solutions -p no:cacheprovider
 
+# The HTML checks of the edition just built: `make html-check EDITION=course` checks the course edition.
+HTML_DIR := $(if $(filter course,$(EDITION)),_build/course/_build/html,_build/html)
+
 html-check: chromium book
-	$(BIN)/pytest tests/html
+	TINYREC_BOOK_HTML=$(CURDIR)/$(HTML_DIR) $(BIN)/pytest tests/html
+ifeq ($(EDITION),learner)
 	$(BIN)/pytest tests --ignore=tests/html -m book
+endif
 
 test: unit notebooks html-check
 

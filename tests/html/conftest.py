@@ -1,19 +1,15 @@
-"""Fixtures of the HTML checks: the built book and Debian's Chromium, driven by Playwright."""
+"""Fixtures of the HTML checks: the built book and a headless Chromium, driven by Playwright."""
 import os
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-# The book that `make book` builds; TINYREC_BOOK_HTML checks another build (e.g. one made with --path-output).
+import chromium  # tests/html/chromium.py: which browser (TINYREC_CHROMIUM, Debian's, or Playwright's)
+
+# The book that `make book` builds; TINYREC_BOOK_HTML checks another build (e.g. one made with --path-output,
+# as `make html-check EDITION=course` does).
 BOOK_HTML = Path(os.environ.get("TINYREC_BOOK_HTML", Path(__file__).resolve().parents[2] / "_build" / "html"))
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--dns-prefetch-disable",
-    # Resolve no host name at all: even a request that slipped past the checks' routing cannot leave.
-    "--host-resolver-rules=MAP * ~NOTFOUND",
-]
 
 
 @pytest.fixture(scope="session")
@@ -26,10 +22,15 @@ def book_html() -> Path:
 
 @pytest.fixture(scope="session")
 def browser():
-    """One headless Chromium for the whole session."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` first")
+    """One headless Chromium for the whole session; fails saying what to install when there is none."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            browser = chromium.launch(playwright)
+        except RuntimeError as error:
+            problem = str(error)
+        else:
+            problem = None
+        if problem:
+            pytest.fail(problem, pytrace=False)
         yield browser
         browser.close()
