@@ -1,12 +1,17 @@
 """What every exercise check shares: comparing a result with the library, naming the known mistake that
-matches it, and the messages (``Case '<case>': <call>`` / what is wrong / ``Hint:``, and "Correct! ...")."""
+matches it, the messages (``Case '<case>': <call>`` / what is wrong / ``Hint:``, and "Correct! ..."), and
+telling what a number the learner reports as "validation NDCG@10" really measures."""
 
+import itertools
 import numbers
 
 import numpy as np
 import torch
 
-__all__ = ["fn_name", "same", "which_mistake", "case_error", "not_a_tensor", "not_an_int", "correct", "short"]
+from tinyrec import evaluate, metrics
+
+__all__ = ["fn_name", "same", "which_mistake", "case_error", "not_a_tensor", "not_an_int", "correct", "short",
+           "measurement_of"]
 
 
 def fn_name(fn):
@@ -72,3 +77,32 @@ def short(x):
     """A tensor's values, rounded, on one line (for messages)."""
     return np.array2string(x.detach().double().numpy(), precision=4, suppress_small=True,
                            max_line_width=200).replace("\n", "")
+
+
+METRICS = ("ndcg", "recall", "hit", "mrr")
+
+
+def measurement_of(value, model, split):
+    """What ``value`` measures of ``model`` on ``split``, when it should be its validation NDCG@10.
+
+    Returns None when it is the validation NDCG@10 (``tinyrec.evaluate.evaluate(model, split, "valid")``);
+    ``"test"`` for the test NDCG@10; ``"<metric>@<k> on '<part>'"`` for another metric or cut-off (10, 5
+    or 20) on either part; ``"training items"`` for the validation NDCG@10 with the users' training items
+    left in the ranking; ``"unknown"`` otherwise.
+    """
+    def close(x):
+        return same(value, x, rtol=1e-5, atol=1e-7)
+
+    if close(evaluate.evaluate(model, split, "valid")["ndcg@10"]):
+        return None
+    if close(evaluate.evaluate(model, split, "test")["ndcg@10"]):
+        return "test"
+    for part, k in itertools.product(("valid", "test"), (10, 5, 20)):
+        found = evaluate.evaluate(model, split, part, k)
+        for metric in METRICS:
+            if close(found[f"{metric}@{k}"]):
+                return f"{metric}@{k} on '{part}'"
+    scores = evaluate.score_all(model, split)
+    if close(metrics.ndcg_at_k(scores, split.mask("valid"), 10).mean().item()):
+        return "training items"
+    return "unknown"
