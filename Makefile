@@ -95,7 +95,7 @@ unit: setup data
 
 # The student exercise notebooks are not executed (conftest.py skips them); their solutions are.
 notebooks: setup data
-	$(BIN)/pytest --nbval-lax notebooks solutions -p no:cacheprovider
+	$(BIN)/pytest --nbval-lax --nbval-cell-timeout=3600 notebooks solutions -p no:cacheprovider
 
 # The HTML checks of the edition just built: `make html-check EDITION=course` checks the course edition.
 HTML_DIR := $(if $(filter course,$(EDITION)),_build/course/_build/html,_build/html)

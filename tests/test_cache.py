@@ -1,41 +1,78 @@
-"""tinyrec.cache: keys that follow the code (not its comments), the torch version and the device."""
+"""tinyrec.cache: keys that follow the code a model runs (not comments, not unrelated code), the torch
+version and the device."""
 
 import importlib.util
 import pickle
+import sys
 
 import pytest
 import torch
 
-from tinyrec import cache, models
+from tinyrec import cache, models, recipes
 
 CODE = '''"""A module."""
+
+FACTOR = 2
 
 
 def scale(x):
     """Twice x."""
-    return 2 * x  # the factor
+    return FACTOR * helper(x)  # the factor
+
+
+def helper(x):
+    return x + 0
+
+
+def unrelated(x):
+    return x - 1
 '''
 
 
-def load(path, source):
-    path.parent.mkdir()
+def fingerprint(tmp_path, source, name="tinyrec_example"):
+    """The fingerprint of ``scale`` in a module made of ``source``."""
+    path = tmp_path / f"{len(list(tmp_path.iterdir()))}.py"
     path.write_text(source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        return cache.code_fingerprint(module.scale)
+    finally:
+        del sys.modules[name]
 
 
-def test_a_docstring_or_comment_edit_keeps_the_key_and_a_code_edit_changes_it(tmp_path, synthetic_split):
-    def path_of(name, source):
-        return cache.model_path("m", {"a": 1}, synthetic_split, code=(load(tmp_path / name / "module.py", source),))
-
-    original = path_of("original", CODE)
+def test_a_docstring_comment_or_layout_edit_keeps_the_key(tmp_path):
+    original = fingerprint(tmp_path, CODE)
     reworded = CODE.replace('"""Twice x."""', '"""Double the input,\n    explained at length."""')
-    assert path_of("reworded", reworded.replace("# the factor", "# why 2: see the book")) == original
-    assert path_of("reformatted", CODE.replace("return 2 * x", "return (2\n            * x)")) == original
-    assert path_of("changed", CODE.replace("2 * x", "3 * x")) != original
-    assert path_of("no_docstring", CODE.replace('    """Twice x."""\n', "")) == original
+    assert fingerprint(tmp_path, reworded.replace("# the factor", "# why 2: see the book")) == original
+    assert fingerprint(tmp_path, CODE.replace("return FACTOR * helper(x)", "return (FACTOR\n            * helper(x))")) \
+        == original
+    assert fingerprint(tmp_path, CODE.replace('    """Twice x."""\n', "")) == original
+
+
+def test_a_code_edit_changes_the_key_and_an_unrelated_one_does_not(tmp_path):
+    original = fingerprint(tmp_path, CODE)
+    assert fingerprint(tmp_path, CODE.replace("FACTOR * helper", "3 * helper")) != original
+    assert fingerprint(tmp_path, CODE.replace("x + 0", "x + 1")) != original  # a function it calls
+    assert fingerprint(tmp_path, CODE.replace("FACTOR = 2", "FACTOR = 3")) != original  # a constant it reads
+    assert fingerprint(tmp_path, CODE.replace("x - 1", "x - 2")) == original  # a function it never calls
+    assert fingerprint(tmp_path, CODE + "\n\ndef new_function():\n    return 0\n") == original
+
+
+def test_dependencies_follow_the_recipes_code():
+    found, _ = cache.dependencies(*recipes._code(None))
+    for needed in ("tinyrec.train.train_bpr", "tinyrec.train.sample_negatives", "tinyrec.evaluate.evaluate",
+                   "tinyrec.metrics.all_at_k", "tinyrec.models.BPRMF", "tinyrec.models.bpr_loss",
+                   "tinyrec.config.seed_everything", "tinyrec.data.split_per_user", "tinyrec.data._split_sizes"):
+        assert needed in found, needed
+    assert not any(name.startswith("tinyrec.share") for name in found)  # a plain model does not run sharing
+    assert not any(name.startswith("tinyrec.cache") for name in found)
+    shared, _ = cache.dependencies(*recipes._code({"kind": "qr", "reduction": 4}))
+    assert "tinyrec.share.QREmbedding" in shared
+    with pytest.raises(ValueError, match="tinyrec functions or classes"):
+        cache.code_fingerprint(models)
 
 
 def test_the_key_holds_config_split_torch_version_and_device(synthetic_split, monkeypatch):
@@ -88,5 +125,5 @@ def test_package_fingerprint_ignores_docstrings(tmp_path, monkeypatch):
     before = cache.package_fingerprint()
     (package / "a.py").write_text(CODE.replace("Twice x.", "Two times x."))
     assert cache.package_fingerprint() == before
-    (package / "a.py").write_text(CODE.replace("2 * x", "2 * x + 1"))
+    (package / "a.py").write_text(CODE.replace("x + 0", "x + 1"))
     assert cache.package_fingerprint() != before

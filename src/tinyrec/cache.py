@@ -2,8 +2,10 @@
 
 A model is stored in ``$TINYREC_CACHE/models/<name>-<key>.pt``; the key hashes its name and
 configuration (seed included), the split (data hash, seed, ratios), the torch version, the device it
-was trained on, and the *code* it depends on — as parsed code: comments, docstrings and formatting do
-not count, so editing an explanation never retrains a model, and editing a line of code always does.
+was trained on, and the *code* it depends on: the recipe's functions and classes and, transitively,
+every ``tinyrec`` function, class and constant they refer to — as parsed code, so comments, docstrings
+and formatting do not count. Editing an explanation never retrains a model; editing a line of code that
+a model depends on always does; editing an unrelated function of the same module does not.
 Loading uses ``torch.load(weights_only=True)``, which never executes code from the file.
 
 ``python -m tinyrec.cache`` prints the fingerprint of the whole package and the expected ranges: the
@@ -15,6 +17,9 @@ import hashlib
 import inspect
 import json
 import os
+import sys
+import textwrap
+import types
 from pathlib import Path
 
 import torch
@@ -22,6 +27,7 @@ import torch
 from tinyrec.config import cache_dir, default_device, expected_file, read_toml
 
 PACKAGE = Path(__file__).resolve().parent
+_SIMPLE = (str, int, float, bool, type(None))
 
 
 def _without_docstrings(tree):
@@ -37,17 +43,72 @@ def _without_docstrings(tree):
 
 def source_fingerprint(source):
     """SHA-256 (hex) of Python ``source`` as parsed code: comments, docstrings and layout left out."""
-    tree = _without_docstrings(ast.parse(source))
+    tree = _without_docstrings(ast.parse(textwrap.dedent(source)))
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
 
 
-def code_fingerprint(*objects):
-    """Short fingerprint of the code of ``objects`` (modules, classes or functions), order-independent."""
-    parts = sorted(f"{getattr(o, '__module__', '')}.{o.__name__}:{source_fingerprint(inspect.getsource(o))}"
-                   for o in objects)
+def _is_code(value):
+    """A function or class of ``tinyrec`` (but not of this module: the cache's machinery is not a model's)."""
+    module = getattr(value, "__module__", "") or ""
+    return (isinstance(value, (types.FunctionType, type)) and module.startswith("tinyrec")
+            and module != __name__)
+
+
+def _referenced(obj):
+    """What the source of ``obj`` (a function or class) names: ``(code objects, {name: constant})``."""
+    namespace = vars(sys.modules[obj.__module__])
+    code, constants = [], {}
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(obj)))):
+        if isinstance(node, ast.Name):
+            name, value = f"{obj.__module__}.{node.id}", namespace.get(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and isinstance(namespace.get(node.value.id), types.ModuleType) \
+                and namespace[node.value.id].__name__.startswith("tinyrec"):
+            module = namespace[node.value.id]
+            name, value = f"{module.__name__}.{node.attr}", getattr(module, node.attr, None)
+        else:
+            continue
+        for item in value if isinstance(value, (tuple, list)) else (value,):
+            if _is_code(item):
+                code.append(item)
+        if isinstance(value, _SIMPLE) or (isinstance(value, (tuple, dict)) and _plain(value)):
+            constants[name] = repr(value)
+    return code, constants
+
+
+def _plain(value):
+    """True for numbers, strings and tuples/dicts of them: constants whose repr is stable."""
+    if isinstance(value, dict):
+        return all(_plain(k) and _plain(v) for k, v in value.items())
+    if isinstance(value, tuple):
+        return all(_plain(v) for v in value)
+    return isinstance(value, _SIMPLE)
+
+
+def dependencies(*roots):
+    """``roots`` and every ``tinyrec`` function and class they refer to, transitively, by qualified name;
+    and the constants they read. Returns ``({name: object}, {name: repr of constant})``."""
+    found, constants, stack = {}, {}, list(roots)
+    while stack:
+        obj = stack.pop()
+        if not _is_code(obj):
+            raise ValueError(f"code must list tinyrec functions or classes, got {obj!r}")
+        key = f"{obj.__module__}.{obj.__qualname__}"
+        if key in found:
+            continue
+        found[key] = obj
+        code, named = _referenced(obj)
+        stack += code
+        constants.update(named)
+    return found, constants
+
+
+def code_fingerprint(*roots):
+    """Short fingerprint of the code ``roots`` run: their sources and those of everything they use."""
+    found, constants = dependencies(*roots)
+    parts = [f"{key}:{source_fingerprint(inspect.getsource(obj))}" for key, obj in sorted(found.items())]
+    parts += [f"{key}={value}" for key, value in sorted(constants.items())]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
 def package_fingerprint():
     """Fingerprint of every module of ``tinyrec`` and of the expected ranges (their parsed values)."""
     digest = hashlib.sha256()

@@ -2,8 +2,9 @@
 
 Every lab that needs "the EASE teacher", "chapter 0's BPR-MF" or "chapter 1's distilled student" asks
 for it here, so it is trained once (per seed and configuration) and reused by every later notebook.
-Each recipe lists the modules whose code determines its result; a change to any of them (but not to a
-comment or a docstring) trains the model again (:mod:`tinyrec.cache`).
+Each recipe names the code its model runs (the training loop, the model's class, the distillation term,
+the split); :mod:`tinyrec.cache` follows everything that code uses, so a change to any of it (but not to
+a comment, a docstring or an unrelated function) trains the model again.
 
 The settings a chapter chose on validation live here too, in one place, so that later chapters use
 them instead of re-typing them; the lab that chooses them checks that its choice is the one recorded.
@@ -13,7 +14,7 @@ import copy
 
 import torch
 
-from tinyrec import config, data, distill, evaluate, metrics, models, prune, share, train
+from tinyrec import data, distill, evaluate, models, prune, share, train
 from tinyrec.cache import cached
 from tinyrec.config import default_device, resolve_seed, seed_everything
 
@@ -30,13 +31,11 @@ LISTWISE_KD = CHOSEN["listwise"]
 # The EASE teacher's regularisation (Lab 0): RecBole's setting on this protocol.
 EASE_LAMBDA = 300.0
 
-_SPLIT = (data.split_per_user, data._split_sizes)
-_BPR_CODE = (config, models, evaluate, metrics, train, share, *_SPLIT)
 
 
 def trained_ease(split, lam=EASE_LAMBDA):
     """The EASE teacher fitted in closed form on ``split``'s training part. Returns the model."""
-    model, _ = cached("ease", {"lam": float(lam)}, split, code=(models.EASE, trained_ease, *_SPLIT),
+    model, _ = cached("ease", {"lam": float(lam)}, split, code=(models.EASE, data.split_per_user),
                       fit=lambda: (models.EASE(split.n_items, lam).fit(split.matrix("train")), []),
                       build=lambda: models.EASE(split.n_items, lam))
     return model
@@ -49,6 +48,11 @@ def _builder(split, dim, share_as):
     if not isinstance(share_as, dict) or set(share_as) != {"kind", "reduction"}:
         raise ValueError(f"share must be None or {{'kind': 'qr' | 'hash', 'reduction': number}}, got {share_as!r}")
     return lambda: share.shared_bprmf(split.n_users, split.n_items, dim, **share_as)
+
+
+def _code(share_as):
+    """The code a BPR-MF recipe runs: the split, the seeding, the model's class and the training loop."""
+    return (data.split_per_user, _fresh, train.train_bpr, models.BPRMF) + ((share.shared_bprmf,) if share_as else ())
 
 
 def _fresh(build, seed):
@@ -65,7 +69,7 @@ def trained_bpr(split, dim=64, seed=None, progress=True, share=None, **settings)
     seed = resolve_seed(seed)
     build = _builder(split, dim, share)
     config_ = {"dim": dim, "seed": seed, **settings, **({"share": share} if share else {})}
-    return cached("bpr", config_, split, code=(*_BPR_CODE, trained_bpr, _builder, _fresh),
+    return cached("bpr", config_, split, code=_code(share),
                   fit=lambda: train.train_bpr(_fresh(build, seed), split, seed=seed, progress=progress, **settings),
                   build=build)
 
@@ -102,8 +106,7 @@ def trained_student(split, method=None, dim=64, temperature=0.05, alpha=0.5, see
     config_ = {"dim": dim, "seed": seed, "method": method, "alpha": alpha,
                "teacher": {"ease": teacher_lam} if teacher == "ease" else {"constant": 0.0},
                **objective, **training, **({"share": share} if share else {})}
-    code = (*_BPR_CODE, distill, models.EASE, trained_student, distillation_term, trained_ease, _builder, _fresh)
-    return cached("student", config_, split, code=code, fit=fit, build=build)
+    return cached("student", config_, split, code=(*_code(share), distillation_term), fit=fit, build=build)
 
 
 def distillation_term(split, method, seed=None, teacher="ease", teacher_lam=EASE_LAMBDA, **objective):
@@ -150,6 +153,5 @@ def pruned_bpr(split, sparsities, dim=64, seed=None, progress=True, **settings):
         return model, before + [step]
 
     config_ = {"dim": dim, "seed": seed, "sparsities": list(sparsities), **settings}
-    return cached("pruned_bpr", config_, split, code=(*_BPR_CODE, prune, pruned_bpr, trained_bpr, _builder, _fresh),
-                  fit=fit,
+    return cached("pruned_bpr", config_, split, code=(*_code(None), prune.prune_globally, prune.keep_pruned), fit=fit,
                   build=lambda: models.BPRMF(split.n_users, split.n_items, dim))
