@@ -60,3 +60,32 @@ def test_qr_buckets_fit_the_budget_and_reject_impossible_ones():
 def test_bad_input_is_a_value_error(bad):
     with pytest.raises(ValueError):
         bad()
+
+
+def test_frequency_embedding_gives_the_frequent_ids_their_own_rows():
+    counts = torch.tensor([5, 1, 9, 0, 3, 3, 7, 2, 0, 1])
+    table = share.FrequencyEmbedding(counts, dim=4, own=3, buckets=2)
+    # ids 2, 6, 0 (9, 7 and 5 interactions) own rows 0-2; every other id shares row 3 + id mod 2
+    assert table.row_of.tolist() == [2, 4, 0, 4, 3, 4, 1, 4, 3, 4]
+    assert sum(p.numel() for p in table.parameters()) == (3 + 2) * 4
+    weight = table.weight
+    assert torch.equal(weight[3], weight[1]) and not torch.equal(weight[2], weight[6])
+    everyone = share.FrequencyEmbedding(counts, dim=4, own=10, buckets=0)  # no sharing at all
+    assert sorted(everyone.row_of.tolist()) == list(range(10))
+    for own, buckets in ((8, 3), (5, 0)):
+        with pytest.raises(ValueError, match="own"):
+            share.FrequencyEmbedding(counts, dim=4, own=own, buckets=buckets)
+
+
+def test_shared_bprmf_shares_the_tables_it_is_asked_to():
+    counts = {"user": torch.arange(30), "item": torch.arange(40)}
+    items_only = share.shared_bprmf(30, 40, 8, "frequency", 4, tables=("item",), counts=counts, own=0.5)
+    assert isinstance(items_only.user, torch.nn.Embedding) and isinstance(items_only.item, share.FrequencyEmbedding)
+    assert sum(p.numel() for p in items_only.parameters()) == (30 + 10) * 8
+    assert items_only.item.own == 5 and items_only.item.buckets == 5
+    both = share.shared_bprmf(30, 40, 8, "hash", 4)
+    assert isinstance(both.user, share.HashEmbedding) and both.user.buckets == 7
+    for bad in (dict(kind="frequency", reduction=4), dict(kind="bloom", reduction=4),
+                dict(kind="hash", reduction=4, tables=("users",)), dict(kind="hash", reduction=4, own=2.0)):
+        with pytest.raises(ValueError):
+            share.shared_bprmf(30, 40, 8, **bad)

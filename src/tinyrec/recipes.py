@@ -12,6 +12,7 @@ them instead of re-typing them; the lab that chooses them checks that its choice
 
 import copy
 
+import numpy as np
 import torch
 
 from tinyrec import data, distill, evaluate, models, prune, share, train
@@ -28,6 +29,7 @@ CHOSEN = {
 }
 BEST_KD_METHOD = "listwise KD"  # the distillation method Lab 1b chose on validation
 LISTWISE_KD = CHOSEN["listwise"]
+SHARE_KEYS = {"kind", "reduction", "tables", "own"}
 # The EASE teacher's regularisation (Lab 0): RecBole's setting on this protocol.
 EASE_LAMBDA = 300.0
 
@@ -42,17 +44,25 @@ def trained_ease(split, lam=EASE_LAMBDA):
 
 
 def _builder(split, dim, share_as):
-    """Makes the untrained BPR-MF: plain, or with tables shared as ``share_as = {"kind", "reduction"}``."""
+    """Makes the untrained BPR-MF: plain, or with tables shared as ``share_as`` = ``{"kind", "reduction"}`` and
+    optionally ``"tables"`` and ``"own"`` (:func:`tinyrec.share.shared_bprmf`; frequency-aware sharing counts
+    each id's training interactions in ``split``)."""
     if share_as is None:
         return lambda: models.BPRMF(split.n_users, split.n_items, dim)
-    if not isinstance(share_as, dict) or set(share_as) != {"kind", "reduction"}:
-        raise ValueError(f"share must be None or {{'kind': 'qr' | 'hash', 'reduction': number}}, got {share_as!r}")
-    return lambda: share.shared_bprmf(split.n_users, split.n_items, dim, **share_as)
+    if not isinstance(share_as, dict) or not {"kind", "reduction"} <= set(share_as) <= SHARE_KEYS:
+        raise ValueError(f"share must be None or a dict with 'kind' ('qr', 'hash' or 'frequency') and 'reduction', "
+                         f"optionally 'tables' and 'own'; got {share_as!r}")
+    counts = None
+    if share_as["kind"] == "frequency":
+        train_matrix = split.matrix("train")
+        counts = {"user": np.asarray(train_matrix.sum(axis=1)).ravel(),
+                  "item": np.asarray(train_matrix.sum(axis=0)).ravel()}
+    return lambda: share.shared_bprmf(split.n_users, split.n_items, dim, counts=counts, **share_as)
 
 
 def _code(share_as):
     """The code a BPR-MF recipe runs: the split, the seeding, the model's class and the training loop."""
-    return (data.split_per_user, _fresh, train.train_bpr, models.BPRMF) + ((share.shared_bprmf,) if share_as else ())
+    return (data.split_per_user, _fresh, train.train_bpr, models.BPRMF) + ((_builder,) if share_as else ())
 
 
 def _fresh(build, seed):
@@ -64,7 +74,8 @@ def _fresh(build, seed):
 def trained_bpr(split, dim=64, seed=None, progress=True, share=None, **settings):
     """BPR-MF trained by :func:`tinyrec.train.train_bpr` with ``settings``. Returns ``(model, history)``.
 
-    ``share = {"kind": "qr" | "hash", "reduction": r}`` shares embedding rows (:func:`tinyrec.share.shared_bprmf`).
+    ``share = {"kind": "qr" | "hash" | "frequency", "reduction": r}`` (and optionally ``"tables"``, ``"own"``)
+    shares embedding rows (:func:`tinyrec.share.shared_bprmf`).
     """
     seed = resolve_seed(seed)
     build = _builder(split, dim, share)

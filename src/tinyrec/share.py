@@ -11,7 +11,10 @@ Sharing rows caps them:
   complementary: no two ids share both rows, so every id keeps its own embedding with
   ``ceil(n / m) + m`` rows instead of ``n`` (fewest at ``m ~ sqrt(n)``).
 
-Both expose ``weight`` (the full ``[n, dim]`` table, computed) so they drop into
+* :class:`FrequencyEmbedding` — frequency-aware sharing: the most frequent ids keep their own rows, only
+  the long tail shares.
+
+All expose ``weight`` (the full ``[n, dim]`` table, computed) so they drop into
 :class:`tinyrec.models.BPRMF` in place of ``nn.Embedding``; :func:`shared_bprmf` builds one.
 """
 
@@ -93,6 +96,38 @@ class QREmbedding(_SharedTable):
         return q * r if self.operation == "mult" else q + r
 
 
+class FrequencyEmbedding(_SharedTable):
+    """Frequency-aware sharing: the ``own`` most frequent ids keep a row each; every other id shares one of
+    ``buckets`` rows, chosen by ``id mod buckets`` (cf. Zhang et al., RecSys 2020; DLRM's ``--qr-threshold``).
+
+    ``counts``: training interactions per id, ``[num_embeddings]`` (ties go to the lower id). A recommender's
+    ids are long-tailed: the frequent ones carry most interactions and keep their own embedding, the rare
+    ones, which could not learn much of one anyway, share. Stores ``own + buckets`` rows of ``dim``.
+    forward: ids long ``[...]`` -> ``[..., dim]``.
+    """
+
+    def __init__(self, counts, dim, own, buckets):
+        super().__init__()
+        counts = torch.as_tensor(counts, dtype=torch.float64).flatten()
+        num_embeddings = len(counts)
+        own = positive_int("own", own, minimum=0)
+        _check_sizes(num_embeddings, dim, max(buckets, 1))
+        if own + buckets > num_embeddings or (own < num_embeddings and buckets < 1):
+            raise ValueError(f"own ({own}) + buckets ({buckets}) must not exceed num_embeddings "
+                             f"({num_embeddings}), and the ids that do not own a row need buckets >= 1")
+        self.num_embeddings, self.dim, self.own, self.buckets = num_embeddings, dim, own, buckets
+        order = torch.sort(counts, descending=True, stable=True).indices
+        row_of = own + torch.arange(num_embeddings) % max(buckets, 1)
+        row_of[order[:own]] = torch.arange(own)
+        self.register_buffer("row_of", row_of)
+        self.table = nn.Embedding(own + buckets, dim)
+        nn.init.xavier_normal_(self.table.weight)
+
+    def forward(self, indices):
+        self._check_ids(indices)
+        return self.table(self.row_of[indices])
+
+
 def qr_rows(num_embeddings, buckets):
     """Rows stored by a quotient-remainder table: ``ceil(num_embeddings / buckets) + buckets``."""
     _check_sizes(num_embeddings, 1, buckets)
@@ -116,17 +151,36 @@ def qr_buckets_for(num_embeddings, reduction):
                      f"(reduction {reduction}); the smallest has {best} rows")
 
 
-def shared_bprmf(n_users, n_items, dim, kind, reduction):
-    """A :class:`~tinyrec.models.BPRMF` whose user and item tables each store ``~1/reduction`` of the rows.
+KINDS = ("qr", "hash", "frequency")
 
-    ``kind``: ``"qr"`` (:class:`QREmbedding`, buckets from :func:`qr_buckets_for`) or ``"hash"``
-    (:class:`HashEmbedding` with ``floor(n / reduction)`` buckets).
+
+def shared_bprmf(n_users, n_items, dim, kind, reduction, tables=("user", "item"), counts=None, own=0.75):
+    """A :class:`~tinyrec.models.BPRMF` whose ``tables`` (``"user"``, ``"item"`` or both) each store
+    ``~1/reduction`` of their rows; the other table, if any, stays a plain embedding.
+
+    ``kind``: ``"qr"`` (:class:`QREmbedding`, buckets from :func:`qr_buckets_for`), ``"hash"``
+    (:class:`HashEmbedding` with ``floor(n / reduction)`` buckets), or ``"frequency"``
+    (:class:`FrequencyEmbedding`: of its ``floor(n / reduction)`` rows, a share ``own`` goes to the most
+    frequent ids, the rest is shared by all other ids; needs ``counts = {"user": [n_users], "item": [n_items]}``,
+    the training interactions per id).
     """
-    def table(n):
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if not tables or set(tables) - {"user", "item"}:
+        raise ValueError(f"tables must name 'user' and/or 'item', got {tables!r}")
+    if not 0.0 <= own <= 1.0:
+        raise ValueError(f"own must be a fraction in [0, 1], got {own!r}")
+
+    def table(name, n):
         if kind == "qr":
             return QREmbedding(n, dim, qr_buckets_for(n, reduction))
+        rows = max(1, int(n // reduction))
         if kind == "hash":
-            return HashEmbedding(n, dim, max(1, int(n // reduction)))
-        raise ValueError(f"kind must be 'qr' or 'hash', got {kind!r}")
+            return HashEmbedding(n, dim, rows)
+        if counts is None or name not in counts or len(counts[name]) != n:
+            raise ValueError(f"kind 'frequency' needs counts[{name!r}] with {n} training counts, got {counts!r:.80}")
+        owned = round(own * rows)
+        return FrequencyEmbedding(counts[name], dim, owned, rows - owned)
 
-    return BPRMF(n_users, n_items, dim, user=table(n_users), item=table(n_items))
+    shared = {name: table(name, n) for name, n in (("user", n_users), ("item", n_items)) if name in tables}
+    return BPRMF(n_users, n_items, dim, **shared)
