@@ -165,3 +165,23 @@ def test_popular_items_and_item_subset_scoring():
         prune.popular_items(x, 6)
     with pytest.raises(ValueError, match=r"\[3, 3\]"):
         prune.ItemSubset(torch.zeros(2, 2), kept, 5)
+
+
+def test_truncate_rank_is_the_best_low_rank_approximation_and_ignores_the_scale_split():
+    generator = torch.Generator().manual_seed(3)
+    user, item = torch.randn(50, 8, generator=generator), torch.randn(30, 8, generator=generator)
+    u3, i3 = prune.truncate_rank(user, item, 3)
+    assert u3.shape == (50, 3) and i3.shape == (30, 3)
+    left, singular, right_t = torch.linalg.svd((user @ item.T).double())
+    best = (left[:, :3] * singular[:3]) @ right_t[:3]  # Eckart–Young
+    assert torch.allclose((u3 @ i3.T).double(), best, atol=1e-4)
+    full_u, full_i = prune.truncate_rank(user, item, 8)
+    assert torch.allclose(full_u @ full_i.T, user @ item.T, atol=1e-4)
+    # U A and V A^-T score the same: the truncation does not depend on how the scale was split.
+    a = torch.randn(8, 8, generator=generator) + 4 * torch.eye(8)
+    u_a, i_a = prune.truncate_rank(user @ a, item @ torch.linalg.inv(a).T, 3)
+    assert torch.allclose(u_a @ i_a.T, u3 @ i3.T, atol=1e-3)
+    with pytest.raises(ValueError, match="rank"):
+        prune.truncate_rank(user, item, 9)
+    with pytest.raises(ValueError, match="same d"):
+        prune.truncate_rank(user, item[:, :4], 2)

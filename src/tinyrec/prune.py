@@ -8,7 +8,8 @@ is enough for fewer than 32,768 columns) and one pointer per row, and :func:`spa
 below which density that is smaller than the dense matrix.
 
 Structured pruning removes whole rows and columns instead (:class:`ItemSubset` keeps only the most
-popular items of an item-item model), so the remaining matrix is smaller *and* dense: fast with any kernel.
+popular items of an item-item model; :func:`truncate_rank` keeps the best ``r`` dimensions of a matrix
+factorisation), so the remaining matrix is smaller *and* dense: fast with any kernel.
 """
 
 import warnings
@@ -206,6 +207,31 @@ def keep_pruned(model, masks):
             named[name].mul_(mask)
 
     return after_step
+
+
+def truncate_rank(user, item, rank):
+    """Structured pruning of a matrix factorisation: the best rank-``rank`` approximation of ``U Vᵀ``.
+
+    user ``[n_users, d]``, item ``[n_items, d]`` -> ``(user_r [n_users, rank], item_r [n_items, rank])`` with
+    ``user_r @ item_r.T`` the truncated SVD of ``user @ item.T`` (Eckart–Young: no rank-``rank`` pair of
+    tables scores closer, in Frobenius norm). Each side gets the square root of the singular values. Computed
+    from the thin QR decompositions of the two tables and the SVD of a ``d × d`` matrix, never ``U Vᵀ`` itself.
+    A factorisation is unchanged by ``U → U A``, ``V → V A⁻ᵀ``: the SVD finds the directions that matter
+    whatever scale split between the tables training happened to choose, which magnitude pruning cannot.
+    """
+    rank = positive_int("rank", rank)
+    if user.dim() != 2 or item.dim() != 2 or user.shape[1] != item.shape[1]:
+        raise ValueError(f"user and item must be [n, d] tables of the same d, got {tuple(user.shape)} and "
+                         f"{tuple(item.shape)}")
+    if rank > user.shape[1]:
+        raise ValueError(f"rank ({rank}) must not exceed the dimension d = {user.shape[1]}")
+    q_user, r_user = torch.linalg.qr(user.detach().double())
+    q_item, r_item = torch.linalg.qr(item.detach().double())
+    left, singular, right_t = torch.linalg.svd(r_user @ r_item.T)
+    root = singular[:rank].sqrt()
+    user_r = q_user @ left[:, :rank] * root
+    item_r = q_item @ right_t[:rank].T * root
+    return user_r.float(), item_r.float()
 
 
 def popular_items(train_matrix, keep):
