@@ -71,3 +71,15 @@ def test_pruned_bpr_keeps_its_sparsity_and_never_loses_to_the_pruned_start(synth
     assert len(list((isolated_cache / "models").glob("pruned_bpr-*.pt"))) == 2  # both prefixes are cached
     with pytest.raises(ValueError, match="increasing"):
         recipes.pruned_bpr(split, (0.9, 0.5), **settings)
+
+
+def test_truncated_bpr_starts_from_the_svd_of_the_trained_model(synthetic_split, isolated_cache):
+    split = synthetic_split
+    settings = dict(dim=8, seed=0, lr=0.01, max_epochs=5, progress=False)
+    full, _ = recipes.trained_bpr(split, **settings)
+    model, history = recipes.truncated_bpr(split, rank=3, **settings)
+    assert model.user.weight.shape == (split.n_users, 3)
+    user, item = prune.truncate_rank(full.user.weight, full.item.weight, 3)
+    start = models.with_weights(models.BPRMF(split.n_users, split.n_items, 3), {"user.weight": user, "item.weight": item})
+    assert history[0]["valid_ndcg@10"] == pytest.approx(evaluate.ndcg(start, split, "valid"))
+    assert evaluate.ndcg(model, split, "valid") >= history[0]["valid_ndcg@10"]

@@ -166,3 +166,23 @@ def pruned_bpr(split, sparsities, dim=64, seed=None, progress=True, **settings):
     config_ = {"dim": dim, "seed": seed, "sparsities": list(sparsities), **settings}
     return cached("pruned_bpr", config_, split, code=(*_code(None), prune.prune_globally, prune.keep_pruned), fit=fit,
                   build=lambda: models.BPRMF(split.n_users, split.n_items, dim))
+
+
+def truncated_bpr(split, rank, dim=64, seed=None, progress=True, **settings):
+    """Chapter 0's BPR-MF cut to ``rank`` dimensions by truncated SVD (:func:`tinyrec.prune.truncate_rank`),
+    then fine-tuned as a ``rank``-dimensional BPR-MF (early stopping on validation, the truncated start
+    included). ``settings`` go to the unpruned model's training and to the fine-tune. Returns
+    ``(model, history)``: the fine-tune's history.
+    """
+    seed = resolve_seed(seed)
+
+    def fit():
+        full, _ = trained_bpr(split, dim=dim, seed=seed, progress=progress, **settings)
+        user, item = prune.truncate_rank(full.user.weight, full.item.weight, rank)
+        model = models.with_weights(models.BPRMF(split.n_users, split.n_items, rank),
+                                    {"user.weight": user, "item.weight": item}).to(default_device())
+        return train.train_bpr(model, split, seed=seed, progress=progress, **settings)
+
+    config_ = {"dim": dim, "rank": rank, "seed": seed, **settings}
+    return cached("truncated_bpr", config_, split, code=(*_code(None), prune.truncate_rank, models.with_weights),
+                  fit=fit, build=lambda: models.BPRMF(split.n_users, split.n_items, rank))
