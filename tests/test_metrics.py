@@ -404,3 +404,14 @@ def test_public_names():
     for name in ["recall_at_k", "ndcg_at_k", "hit_at_k", "mrr_at_k", "top_k_hits", "mean_at_k",
                  "bootstrap_ci", "paired_bootstrap_ci"]:
         assert name in metrics.__all__ and callable(getattr(metrics, name))
+
+
+def test_coverage_counts_the_items_anyone_is_shown():
+    scores = torch.tensor([[3.0, 2.0, 1.0, 0.0], [3.0, 2.0, 1.0, 0.0], [0.0, 1.0, 2.0, 3.0]])
+    assert metrics.coverage_at_k(scores, k=2) == pytest.approx(1.0)  # {0, 1} and {3, 2}
+    assert metrics.coverage_at_k(scores[:2], k=2) == pytest.approx(0.5)  # the same list for everyone
+    exclude = torch.zeros(2, 4, dtype=torch.bool)
+    exclude[:, 0] = True  # item 0 was seen by both: the lists become {1, 2}
+    assert metrics.coverage_at_k(scores[:2], k=2, exclude=exclude) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        metrics.coverage_at_k(scores, k=0)

@@ -22,7 +22,7 @@ import torch
 from tinyrec.config import positive_int
 
 __all__ = [
-    "top_k_hits", "recall_at_k", "ndcg_at_k", "hit_at_k", "mrr_at_k", "all_at_k", "mean_at_k",
+    "top_k_hits", "recall_at_k", "ndcg_at_k", "hit_at_k", "mrr_at_k", "all_at_k", "mean_at_k", "coverage_at_k",
     "bootstrap_ci", "paired_bootstrap_ci",
 ]
 
@@ -167,6 +167,25 @@ def all_at_k(scores, relevant, k=10, exclude=None):
         f"hit@{k}": _hit(hits, scores),
         f"mrr@{k}": _mrr(hits, scores),
     }
+
+
+def coverage_at_k(scores, k=10, exclude=None):
+    """Catalogue coverage: the share of items that appear in at least one user's top ``k``. Float in ``(0, 1]``.
+
+    ``scores`` ``[n_users, n_items]``, ``exclude`` optional bool of the same shape. A model that sends
+    everyone the same blockbusters covers ``k / n_items``; compression can silence whole parts of the
+    catalogue that NDCG barely notices.
+    """
+    k = _check_k(k)
+    dummy = torch.ones_like(scores, dtype=torch.bool)
+    if exclude is not None:
+        dummy = dummy & ~_check_mask("exclude", exclude, scores)
+    k, relevant, exclude = _validate(scores, dummy, k, exclude)
+    key = scores.clamp(min=torch.finfo(scores.dtype).min).masked_fill(exclude, float("-inf"))
+    top = key.sort(dim=1, descending=True, stable=True).indices[:, :k]
+    shown = torch.zeros(scores.shape[1], dtype=torch.bool, device=scores.device)
+    shown[top.flatten()] = True
+    return shown.float().mean().item()
 
 
 def mean_at_k(scores, relevant, k=10, exclude=None):
