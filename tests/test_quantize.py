@@ -111,3 +111,17 @@ def test_torchao_int8_dynamic_linear_runs_and_is_close():
     exact = history @ weight
     assert scores.shape == exact.shape
     assert (scores - exact).abs().max() < 0.05 * exact.abs().max()
+
+
+def test_fp16_scales_halve_the_overhead_and_keep_the_error_bound(weight):
+    q32 = quantize.quantize_rows(weight, 8)
+    q16 = quantize.quantize_rows(weight, 8, scale_dtype=torch.float16)
+    rows = weight.shape[0]
+    assert q32.nbytes - q16.nbytes == rows * 4  # 2 bytes saved on each of scale and offset
+    assert q16.scale.dtype == q16.offset.dtype == torch.float16
+    error = (weight - q16.dequantize()).abs()
+    step = q16.scale.float()[:, None]
+    assert (error <= step * 0.5 + 1e-3 * step + 1e-6).float().mean() > 0.999  # the bound, up to clamped maxima
+    assert torch.allclose(q16.dequantize(), q32.dequantize(), atol=2 * float(q32.scale.max()))
+    with pytest.raises(ValueError, match="scale_dtype"):
+        quantize.quantize_rows(weight, 8, scale_dtype=torch.bfloat16)

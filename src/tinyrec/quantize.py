@@ -62,9 +62,9 @@ def unpack(packed, bits, cols):
 
 @dataclass(frozen=True)
 class RowQuantized:
-    """A matrix quantized row by row: packed codes plus one float32 scale and offset per row.
+    """A matrix quantized row by row: packed codes plus one scale and offset per row.
 
-    ``packed``: ``uint8 [rows, ceil(cols*bits/8)]``; ``scale``, ``offset``: ``float32 [rows]``;
+    ``packed``: ``uint8 [rows, ceil(cols*bits/8)]``; ``scale``, ``offset``: ``float32 [rows]`` (or float16);
     ``shape``: the original ``(rows, cols)``.
     """
 
@@ -80,7 +80,7 @@ class RowQuantized:
 
     def dequantize(self):
         """The float32 approximation ``offset + scale * code``, shape ``[rows, cols]``."""
-        return self.offset[:, None] + self.scale[:, None] * self.codes().float()
+        return self.offset.float()[:, None] + self.scale.float()[:, None] * self.codes().float()
 
     @property
     def nbytes(self):
@@ -88,7 +88,10 @@ class RowQuantized:
         return sum(t.nbytes for t in (self.packed, self.scale, self.offset))
 
 
-def quantize_rows(weight, bits, keep_zero=False):
+SCALE_DTYPES = (torch.float32, torch.float16)
+
+
+def quantize_rows(weight, bits, keep_zero=False, scale_dtype=torch.float32):
     """Quantize a float matrix ``[rows, cols]`` row by row to ``bits`` in {8, 4, 2}: a :class:`RowQuantized`.
 
     By default every entry obeys ``|w - dequantized| <= scale[row] / 2`` (up to float32 rounding), and a
@@ -98,8 +101,15 @@ def quantize_rows(weight, bits, keep_zero=False):
     to contain 0 and the offset is rounded to a whole number of steps, so that 0.0 is exactly
     representable (zeros of a pruned matrix stay zeros). The price: the grid no longer ends exactly at the
     row's extremes, so the error there can reach one full step.
+
+    ``scale_dtype=torch.float16`` stores scales and offsets in 2 bytes each instead of 4, halving the
+    per-row overhead (what matters for short rows, such as 64-dimensional embeddings). Codes are computed
+    against the rounded values, so the bound still holds, up to the clamping of a row's maximum when its
+    rounded scale came out slightly small.
     """
     _check_bits(bits)
+    if scale_dtype not in SCALE_DTYPES:
+        raise ValueError(f"scale_dtype must be one of {SCALE_DTYPES}, got {scale_dtype!r}")
     if weight.dim() != 2:
         raise ValueError(f"weight must be a 2-d matrix, got shape {tuple(weight.shape)}")
     w = weight.detach().to("cpu", torch.float64)
@@ -107,11 +117,11 @@ def quantize_rows(weight, bits, keep_zero=False):
     low, high = w.min(dim=1).values, w.max(dim=1).values
     if keep_zero:
         low, high = low.clamp(max=0.0), high.clamp(min=0.0)
-    scale = ((high - low) / levels).float().double()  # the float32 value that will be stored
+    scale = ((high - low) / levels).to(scale_dtype).double()  # the value that will be stored
     safe = torch.where(scale > 0, scale, torch.ones_like(scale))
-    offset = (torch.round(low / safe) * scale if keep_zero else low).float().double()
+    offset = (torch.round(low / safe) * scale if keep_zero else low).to(scale_dtype).double()
     codes = torch.round((w - offset[:, None]) / safe[:, None]).clamp(0, levels)
-    return RowQuantized(pack(codes, bits), scale.float(), offset.float(), bits, tuple(weight.shape))
+    return RowQuantized(pack(codes, bits), scale.to(scale_dtype), offset.to(scale_dtype), bits, tuple(weight.shape))
 
 
 def _import_torchao():
