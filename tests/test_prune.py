@@ -185,3 +185,12 @@ def test_truncate_rank_is_the_best_low_rank_approximation_and_ignores_the_scale_
         prune.truncate_rank(user, item, 9)
     with pytest.raises(ValueError, match="same d"):
         prune.truncate_rank(user, item[:, :4], 2)
+
+
+def test_bitmask_bytes_and_its_break_even():
+    assert prune.bitmask_nbytes(3, 5, 4) == 2 + 16  # 15 bits round up to 2 bytes, 4 float32 values
+    rows, cols = 1682, 64
+    dense = rows * cols * 4
+    threshold = 1 - 1 / 32  # the density where bitmask + float32 values cost the dense bytes
+    assert prune.bitmask_nbytes(rows, cols, round(threshold * rows * cols)) == pytest.approx(dense, rel=1e-4)
+    assert prune.bitmask_nbytes(rows, cols, rows * cols // 2) < prune.csr_nbytes(rows, rows * cols // 2)

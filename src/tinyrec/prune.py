@@ -142,6 +142,13 @@ def csr_nbytes(rows, nnz, value_bytes=4, index_bytes=2, pointer_bytes=4):
     return nnz * (value_bytes + index_bytes) + (rows + 1) * pointer_bytes
 
 
+def bitmask_nbytes(rows, cols, nnz, value_bytes=4):
+    """Bytes of a bitmask format: one bit per entry (kept or not) plus the kept values,
+    ``ceil(rows * cols / 8) + nnz * value_bytes``. It breaks even with the dense matrix at density
+    ``1 - 1 / (8 * value_bytes)`` (31/32 for float32): cheaper than CSR when many weights are kept."""
+    return -(-rows * cols // 8) + nnz * value_bytes
+
+
 def sparse_break_even(rows, cols, value_bytes=4, index_bytes=2, pointer_bytes=4):
     """The density (non-zeros / entries) below which CSR takes fewer bytes than the dense matrix.
 
