@@ -30,14 +30,15 @@ def same(result, expected, rtol=1e-4, atol=1e-6):
     return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
 
 
-def which_mistake(result, mistakes, *args, **tolerance):
-    """The diagnosis of the first ``(mistake, diagnosis)`` whose ``mistake(*args)`` equals ``result``."""
+def which_mistake(result, mistakes, *args, equal=same, **tolerance):
+    """The diagnosis of the first ``(mistake, diagnosis)`` whose ``mistake(*args)`` equals ``result``
+    (by ``equal(result, value, **tolerance)``: :func:`same` unless the answers are not numbers)."""
     for mistake, diagnosis in mistakes:
         try:
             value = mistake(*args)
         except (ZeroDivisionError, ValueError, RuntimeError):  # this mistake would have crashed here
             continue
-        if same(result, value, **tolerance):
+        if equal(result, value, **tolerance):
             return diagnosis
     return None
 
