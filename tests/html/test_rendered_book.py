@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from tinyrec.exercises import is_student_notebook
+from tinyrec.exercises.generate import is_student_notebook
 
 LOCAL_SCHEMES = {"file", "data", "blob", "about"}
 NON_LOCAL = re.compile(r"^(?!(file|data|blob|about):)")  # URLs that would leave the machine
