@@ -4,22 +4,12 @@ answer and name each known mistake; on the real split and EASE teacher, with sta
 import pytest
 import torch
 
-from tinyrec import evaluate, models, recipes
+from tinyrec import evaluate, models
 from tinyrec.exercises.control import check_constant_teacher, check_control_results
 
 from . import assert_names, fails_with, stub
 
 T = 0.05
-
-
-@pytest.fixture(scope="module")
-def split(movielens_split):
-    return movielens_split
-
-
-@pytest.fixture(scope="module")
-def teacher(split):
-    return recipes.trained_ease(split)
 
 
 @pytest.fixture(scope="module")

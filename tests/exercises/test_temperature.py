@@ -3,22 +3,10 @@ teacher, with made-up results (no training)."""
 
 import pytest
 
-from tinyrec import evaluate, metrics, recipes
+from tinyrec import evaluate, metrics
 from tinyrec.exercises.temperature import check_temperature_choice
 
 from . import fails_with, stub
-
-
-@pytest.fixture(scope="module")
-def split(movielens_split):
-    """The book's split of MovieLens-100k (seed 0), under the name the check gives it."""
-    return movielens_split
-
-
-@pytest.fixture(scope="module")
-def teacher(split):
-    """The EASE teacher (cached), which the exercise hands to the check."""
-    return recipes.trained_ease(split)
 
 
 def validation_ndcg_for(split, part="valid", metric="ndcg@10", k=10):
