@@ -4,6 +4,7 @@ import itertools
 import random
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -134,3 +135,97 @@ def test_pareto_front_rejects_bad_input():
         measure.pareto_front([1, 2], [0.5])
     with pytest.raises(ValueError, match=r"quality has NaN at index \[1\]"):
         measure.pareto_front([1, 2], [0.5, float("nan")])
+
+
+def test_saved_bytes_of_an_artefact_include_scales_and_indices():
+    codes, scale = torch.zeros(100, 64, dtype=torch.uint8), torch.zeros(100)
+    assert 100 * 64 + 400 < measure.saved_bytes({"codes": codes, "scale": scale}) < 100 * 64 + 400 + 2000
+    assert measure.saved_bytes({"codes": codes}) < measure.saved_bytes({"codes": codes, "scale": scale})
+    big = torch.zeros(1000)
+    assert measure.saved_bytes(big[:10]) > 4000  # a view is saved with its whole storage
+
+
+def test_resident_bytes_count_each_storage_once():
+    weight = torch.zeros(100, 10)
+    assert measure.resident_bytes({"w": weight, "view": weight[:5], "again": [weight]}) == 4000
+    assert measure.resident_bytes(torch.nn.Linear(10, 3)) == (10 * 3 + 3) * 4
+
+    class Quantized:  # a plain object holding tensors, like tinyrec.quantize.RowQuantized
+        def __init__(self):
+            self.codes, self.scale, self.bits = torch.zeros(10, 4, dtype=torch.uint8), torch.zeros(10), 8
+
+    assert measure.resident_bytes(Quantized()) == 40 + 40
+    array = np.zeros(1000)
+    assert measure.resident_bytes([array, array[:10], array.reshape(10, 100)]) == 8000
+    sparse = torch.eye(50).to_sparse_csr()  # 50 values, 50 column indices, 51 row pointers
+    assert measure.resident_bytes(sparse) >= 50 * 4 + 50 * 8 + 51 * 8
+
+
+def test_threads_sets_and_restores_torch_and_faiss():
+    faiss = pytest.importorskip("faiss")
+    before = torch.get_num_threads(), faiss.omp_get_max_threads()
+    with pytest.raises(RuntimeError, match="boom"), measure.threads(1):
+        assert (torch.get_num_threads(), faiss.omp_get_max_threads()) == (1, 1)
+        raise RuntimeError("boom")
+    assert (torch.get_num_threads(), faiss.omp_get_max_threads()) == before
+    with pytest.raises(ValueError, match="threads"):
+        measure.threads(0).__enter__()
+
+
+def test_timing_statistics():
+    timing = measure.Timing(times=(1.0, 2.0, 3.0, 4.0, 100.0), batch=10)
+    assert timing.median == 3.0 and timing.iqr == 2.0 and timing.throughput == pytest.approx(10 / 3)
+    assert 4.0 < timing.p95 < 100.0
+
+
+def test_benchmark_times_every_function_in_the_same_run_at_the_thread_count():
+    order, threads_seen = [], set()
+
+    def slow():
+        order.append("slow")
+        threads_seen.add(torch.get_num_threads())
+        time.sleep(0.004)
+
+    def fast():
+        order.append("fast")
+        time.sleep(0.001)
+
+    before = torch.get_num_threads()
+    timings = measure.benchmark({"slow": slow, "fast": fast}, batch=32, n_threads=1, rounds=2, min_run_time=0.02)
+    assert torch.get_num_threads() == before and threads_seen == {1}
+    assert 2.0 < timings["slow"].median / timings["fast"].median < 6.0
+    assert timings["fast"].batch == 32 and len(timings["fast"].times) >= 2
+    switches = sum(a != b for a, b in zip(order, order[1:]))
+    assert switches >= 3  # slow, fast, slow, fast: interleaved rounds, not all of one first
+    with pytest.raises(ValueError, match="fns"):
+        measure.benchmark({})
+
+
+def test_peak_memory_sees_a_freed_tensor_and_numpy_arrays():
+    def temporary():
+        big = torch.ones(1_000_000)  # 4 MB, freed before the call returns
+        return float(big.sum())
+
+    peak, result = measure.peak_memory(temporary)
+    assert result == 1e6
+    assert 4_000_000 <= peak.torch < 4_200_000
+    peak, _ = measure.peak_memory(lambda: np.ones(1_000_000).sum())
+    assert 8_000_000 <= peak.python < 8_200_000 and peak.total == peak.torch + peak.python
+
+
+def test_report_puts_every_model_against_the_base():
+    users = torch.arange(200)
+    base = measure.Evaluated("base", {"NDCG@10": (users % 2).float()}, bytes=1000,
+                             timings={1: measure.Timing((0.004, 0.004, 0.004), 1)}, family="teacher")
+    small = measure.Evaluated("small", {"NDCG@10": (users % 2).float() * 0.9}, bytes=250,
+                              timings={1: measure.Timing((0.001, 0.001, 0.001), 1)})
+    table = measure.report([base, small], "base")
+    assert list(table.index) == ["base", "small"]
+    assert table.loc["small", "ratio"] == 4.0 and table.loc["small", "speedup @1"] == pytest.approx(4.0)
+    assert table.loc["small", "drop"] == pytest.approx(0.1) and table.loc["base", "drop"] == 0.0
+    assert table.loc["small", "NDCG@10 low"] < table.loc["small", "NDCG@10"] < table.loc["small", "NDCG@10 high"]
+    assert table.loc["small", "ms @1"] == pytest.approx(1.0) and table.loc["small", "users/s @1"] == pytest.approx(1000)
+    with pytest.raises(ValueError, match="base must be"):
+        measure.report([small], "base")
+    with pytest.raises(ValueError, match="unique"):
+        measure.report([small, small], "small")

@@ -186,3 +186,19 @@ def truncated_bpr(split, rank, dim=64, seed=None, progress=True, **settings):
     config_ = {"dim": dim, "rank": rank, "seed": seed, **settings}
     return cached("truncated_bpr", config_, split, code=(*_code(None), prune.truncate_rank, models.with_weights),
                   fit=fit, build=lambda: models.BPRMF(split.n_users, split.n_items, rank))
+
+
+# Lab 2c's tuning budget: every tuned BPR-MF variant tries these learning rates and keeps the best on validation.
+LEARNING_RATES = (1e-3, 3e-3, 1e-2)
+
+
+def tuned_bpr(split, seed=None, learning_rates=LEARNING_RATES, **settings):
+    """:func:`trained_bpr` at each of ``learning_rates``; keeps the one with the best validation NDCG@10.
+
+    ``settings`` go to :func:`trained_bpr` (``dim``, ``share``, ...). Returns ``(model, lr)``.
+    """
+    if not learning_rates:
+        raise ValueError("learning_rates must name at least one learning rate")
+    candidates = {lr: trained_bpr(split, seed=seed, lr=lr, progress=False, **settings)[0] for lr in learning_rates}
+    best = max(candidates, key=lambda lr: evaluate.ndcg(candidates[lr], split, "valid"))
+    return candidates[best], best
