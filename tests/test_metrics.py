@@ -415,3 +415,20 @@ def test_coverage_counts_the_items_anyone_is_shown():
     assert metrics.coverage_at_k(scores[:2], k=2, exclude=exclude) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="k must be a positive integer"):
         metrics.coverage_at_k(scores, k=0)
+
+
+def test_sampled_ndcg_ranks_the_positive_among_its_candidates_only():
+    scores = torch.tensor([[0.9, 0.5, 0.1, 0.7, 0.3],
+                           [0.2, 0.2, 0.2, 0.9, 0.1]])
+    positive = torch.tensor([1, 2])
+    negatives = torch.tensor([[2, 4], [0, 4]])  # user 0: 0.5 beats 0.1 and 0.3 -> rank 0, items 0 and 3 not sampled
+    values = metrics.sampled_ndcg_at_k(scores, positive, negatives, k=2)
+    # user 1: item 0 ties with the positive (item 2) and has the lower index -> rank 1
+    assert torch.allclose(values, torch.tensor([1.0, 1 / math.log2(3)]))
+    assert metrics.sampled_ndcg_at_k(scores, positive, negatives, k=1)[1] == 0
+    full = metrics.ndcg_at_k(scores, torch.nn.functional.one_hot(positive, 5).bool(), k=2)
+    assert full[0] < values[0]  # on the full catalogue two items outrank user 0's positive
+    with pytest.raises(ValueError, match="contain its positive"):
+        metrics.sampled_ndcg_at_k(scores, positive, torch.tensor([[1, 4], [0, 4]]))
+    with pytest.raises(ValueError, match="expected scores"):
+        metrics.sampled_ndcg_at_k(scores, positive[:1], negatives)

@@ -23,7 +23,7 @@ from tinyrec.config import positive_int
 
 __all__ = [
     "top_k_hits", "recall_at_k", "ndcg_at_k", "hit_at_k", "mrr_at_k", "all_at_k", "mean_at_k", "coverage_at_k",
-    "bootstrap_ci", "paired_bootstrap_ci",
+    "sampled_ndcg_at_k", "bootstrap_ci", "paired_bootstrap_ci",
 ]
 
 
@@ -191,6 +191,31 @@ def coverage_at_k(scores, k=10, exclude=None):
 def mean_at_k(scores, relevant, k=10, exclude=None):
     """Mean over users of :func:`all_at_k`: ``{"ndcg@k", "recall@k", "hit@k", "mrr@k"}`` as floats."""
     return {name: values.mean().item() for name, values in all_at_k(scores, relevant, k, exclude).items()}
+
+
+def sampled_ndcg_at_k(scores, positive, negatives, k=10):
+    """The "1 positive + n sampled negatives" NDCG@k that many papers report, here to show what it hides
+    (Lab 3b; Krichene & Rendle, KDD 2020). The book's own metrics rank the full catalogue.
+
+    ``scores`` float ``[n_users, n_items]``; ``positive`` long ``[n_users]``, one held-out item per user;
+    ``negatives`` long ``[n_users, n_neg]``, items the user never interacted with (none equal to the
+    positive). The positive's 0-based rank ``r`` among its ``1 + n_neg`` candidates counts the negatives
+    scored above it, and those scored equal with a lower item index (the usual tie rule); NDCG@k is
+    ``1 / log2(r + 2)`` when ``r < k``, else 0. Returns float ``[n_users]``.
+    """
+    k = _check_k(k)
+    if scores.dim() != 2 or positive.shape != (scores.shape[0],) or negatives.dim() != 2 \
+            or negatives.shape[0] != scores.shape[0]:
+        raise ValueError(f"expected scores [n_users, n_items], positive [n_users], negatives [n_users, n_neg]; got "
+                         f"{tuple(scores.shape)}, {tuple(positive.shape)}, {tuple(negatives.shape)}")
+    if (negatives == positive[:, None]).any():
+        raise ValueError("a user's negatives contain its positive item; sample them from the items it never saw")
+    mine = scores.gather(1, positive[:, None])
+    theirs = scores.gather(1, negatives)
+    above = (theirs > mine) | ((theirs == mine) & (negatives < positive[:, None]))
+    rank = above.sum(dim=1)
+    dtype = _dtype(scores)
+    return torch.where(rank < k, 1.0 / torch.log2(rank.to(dtype) + 2), torch.zeros((), dtype=dtype, device=scores.device))
 
 
 # ----------------------------------------------------------------------------------------------------------
