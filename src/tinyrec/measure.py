@@ -180,7 +180,7 @@ class Timing:
 
     @property
     def iqr(self):
-        """Interquartile range of the block times, in seconds: the spread of the median."""
+        """Interquartile range of the block times, in seconds: how much a block's mean call time varies."""
         low, high = np.percentile(self.times, [25, 75])
         return float(high - low)
 
@@ -201,7 +201,8 @@ def benchmark(fns, batch=1, n_threads=1, rounds=3, min_run_time=0.1):
     For each of ``rounds`` rounds, each function in turn is timed by ``torch.utils.benchmark.Timer``'s
     ``blocked_autorange`` (which warms it up while choosing how many calls a block holds) for at least
     ``min_run_time`` seconds, all at ``n_threads`` threads (torch, and faiss when imported). Interleaving the
-    rounds spreads a slow spell of the machine over all functions instead of one. Returns
+    rounds, in a new random order each round (seeded, so a run is repeatable), spreads a slow spell of the
+    machine and any effect of running first or last over all functions instead of one. Returns
     ``{name: Timing}``.
     """
     if not isinstance(fns, dict) or not fns or not all(callable(fn) for fn in fns.values()):
@@ -210,9 +211,11 @@ def benchmark(fns, batch=1, n_threads=1, rounds=3, min_run_time=0.1):
     n_threads = positive_int("n_threads", n_threads)
     _positive("min_run_time", min_run_time)
     times = {name: [] for name in fns}
+    names, order = list(fns), np.random.default_rng(0)
     with threads(n_threads):
         for _ in range(rounds):
-            for name, fn in fns.items():
+            for name in (names[i] for i in order.permutation(len(names))):
+                fn = fns[name]
                 timer = torch.utils.benchmark.Timer("fn()", globals={"fn": fn}, num_threads=n_threads)
                 times[name].extend(timer.blocked_autorange(min_run_time=min_run_time).times)
     return {name: Timing(tuple(t), batch, n_threads) for name, t in times.items()}
@@ -221,7 +224,9 @@ def benchmark(fns, batch=1, n_threads=1, rounds=3, min_run_time=0.1):
 @dataclasses.dataclass(frozen=True)
 class Peak:
     """Peak memory of a call, in bytes, above what was allocated before it: ``torch`` from the
-    profiler's record of every CPU tensor allocation and free, ``python`` from ``tracemalloc``
+    profiler's record of every CPU tensor allocation and free (a tensor that existed before the call and
+    is freed during it counts as a negative allocation: this is the rise of live tensor memory over its
+    level at the start, which can be below the call's own allocations), ``python`` from ``tracemalloc``
     (Python objects and NumPy arrays). ``total`` adds them: an upper bound, as the two peaks may
     not coincide. Memory that C++ libraries allocate themselves (e.g. faiss) is in neither."""
 
