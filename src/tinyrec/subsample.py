@@ -36,7 +36,7 @@ def keep_interactions(split, fraction, rule, teacher_scores=None, seed=None):
             shape = None if teacher_scores is None else tuple(teacher_scores.shape)
             raise ValueError(f"rule {rule!r} needs teacher_scores of shape {(split.n_users, split.n_items)}, "
                              f"got {shape}")
-        scores = torch.as_tensor(teacher_scores).double()[train["user"].to_numpy(), train["item"].to_numpy()]
+        scores = torch.as_tensor(teacher_scores).double()[train["user"].to_numpy(copy=True), train["item"].to_numpy(copy=True)]
         key = -scores.numpy() if rule == "teacher-typical" else scores.numpy()
     order = np.lexsort((train["item"].to_numpy(), key, train["user"].to_numpy()))  # by user, then key, then item
     ranked = train.iloc[order]
