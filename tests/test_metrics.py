@@ -9,7 +9,7 @@ from sklearn.metrics import ndcg_score
 
 from tinyrec import metrics
 from tinyrec.metrics import (
-    bootstrap_ci, hit_at_k, mean_at_k, mrr_at_k, ndcg_at_k, paired_bootstrap_ci, recall_at_k, top_k_hits,
+    bootstrap_ci, hit_at_k, mean_at_k, mrr_at_k, ndcg_at_k, paired_bootstrap_ci, paired_over_seeds, recall_at_k, top_k_hits,
 )
 
 METRICS = [recall_at_k, ndcg_at_k, hit_at_k, mrr_at_k]
@@ -432,3 +432,17 @@ def test_sampled_ndcg_ranks_the_positive_among_its_candidates_only():
         metrics.sampled_ndcg_at_k(scores, positive, torch.tensor([[1, 4], [0, 4]]))
     with pytest.raises(ValueError, match="expected scores"):
         metrics.sampled_ndcg_at_k(scores, positive[:1], negatives)
+
+
+def test_paired_over_seeds_averages_seeds_per_user_and_drops_nan_users():
+    a = [torch.tensor([1.0, 2.0, float("nan")]), torch.tensor([3.0, 2.0, 1.0])]
+    b = [torch.tensor([0.0, 2.0, 0.0]), torch.tensor([1.0, 0.0, 0.0])]
+    diff, low, high, per_seed = paired_over_seeds(a, b, n_resamples=500)
+    assert diff == pytest.approx(((2.0 - 0.5) + (2.0 - 1.0)) / 2)  # the NaN user is dropped
+    assert low <= diff <= high
+    assert per_seed == pytest.approx([0.5, 5 / 3])
+
+
+def test_paired_over_seeds_rejects_unequal_seed_counts():
+    with pytest.raises(ValueError, match="same non-zero number of seeds"):
+        paired_over_seeds([torch.ones(3)], [torch.ones(3), torch.ones(3)])

@@ -23,7 +23,7 @@ from tinyrec.config import positive_int
 
 __all__ = [
     "top_k_hits", "recall_at_k", "ndcg_at_k", "hit_at_k", "mrr_at_k", "all_at_k", "mean_at_k", "coverage_at_k",
-    "sampled_ndcg_at_k", "bootstrap_ci", "paired_bootstrap_ci",
+    "sampled_ndcg_at_k", "bootstrap_ci", "paired_bootstrap_ci", "paired_over_seeds",
 ]
 
 
@@ -267,3 +267,21 @@ def paired_bootstrap_ci(a, b, n_resamples=10_000, confidence=0.95, seed=0):
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same length (paired users), got {a.size} and {b.size}")
     return _bootstrap_mean(a - b, n_resamples, confidence, seed)
+
+
+def paired_over_seeds(a_runs, b_runs, n_resamples=10_000, confidence=0.95, seed=0):
+    """Paired comparison of two systems run on several seeds; ``a_runs``, ``b_runs`` are lists with one
+    ``[n_users]`` tensor per seed (same seeds, same users, same order).
+
+    Each user's value is averaged over the seeds (which removes seed variance), users where either system is
+    NaN (e.g. a share of an empty list) are dropped, and the mean difference gets a paired bootstrap interval.
+    Returns ``(mean_diff, low, high, per_seed)``, ``per_seed`` being the list of each seed's mean ``a − b``.
+    """
+    if len(a_runs) != len(b_runs) or not a_runs:
+        raise ValueError(f"need the same non-zero number of seeds for a and b, got {len(a_runs)} and {len(b_runs)}")
+    a = torch.stack([torch.as_tensor(x, dtype=torch.float64) for x in a_runs]).mean(0)
+    b = torch.stack([torch.as_tensor(x, dtype=torch.float64) for x in b_runs]).mean(0)
+    keep = ~(a.isnan() | b.isnan())
+    per_seed = [(torch.as_tensor(x, dtype=torch.float64) - torch.as_tensor(y, dtype=torch.float64)).nanmean().item()
+                for x, y in zip(a_runs, b_runs)]
+    return (*paired_bootstrap_ci(a[keep], b[keep], n_resamples, confidence, seed), per_seed)
