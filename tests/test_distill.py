@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tinyrec import distill
 from tinyrec.distill import (
     distillation_loss, kd_loss, listwise_kd_loss, pointwise_kd_loss, rank_weights, ranking_distillation_loss,
     student_objective, teacher_top_k,
@@ -397,3 +398,14 @@ def test_student_objective_matches_the_losses_and_samples_users():
     assert torch.isfinite(loss) and torch.all(student.table.grad[:, :3] == 0)  # seen items get no gradient
     with pytest.raises(ValueError, match="method must be one of"):
         student_objective("softmax", teacher, seen)
+
+
+def test_matched_temperature_finds_the_temperature_of_a_given_entropy():
+    scores = torch.randn(6, 40, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    seen = torch.zeros(6, 40, dtype=torch.bool)
+    seen[:, :5] = True
+    entropy = distill.target_entropy(scores, 0.3, exclude=seen)
+    assert 0 < entropy < math.log(35)
+    assert distill.matched_temperature(scores, entropy, exclude=seen) == pytest.approx(0.3, rel=1e-4)
+    with pytest.raises(ValueError, match="entropy must lie between"):
+        distill.matched_temperature(scores, math.log(35) + 1, exclude=seen)

@@ -10,6 +10,8 @@ never receives a gradient, so it may come from ``torch.no_grad()`` or from a cac
 * :func:`pointwise_kd_loss` — one soft binary label per (user, item): ``sigmoid(teacher/T)``.
 * :func:`ranking_distillation_loss` — Tang & Wang (KDD 2018): the teacher's top-K unseen items as extra,
   position-weighted positives (with :func:`teacher_top_k` and :func:`rank_weights`).
+* :func:`matched_temperature` — a listwise temperature carried over to a teacher of another score scale.
+* :func:`assistant_dim` — the size of a teacher assistant (Mirzadeh et al., AAAI 2020).
 """
 
 import math
@@ -22,7 +24,8 @@ from tinyrec.config import positive_int
 
 __all__ = [
     "kd_loss", "distillation_loss", "listwise_kd_loss", "pointwise_kd_loss",
-    "teacher_top_k", "rank_weights", "ranking_distillation_loss", "student_objective",
+    "teacher_top_k", "rank_weights", "ranking_distillation_loss", "student_objective", "target_entropy",
+    "matched_temperature", "assistant_dim",
 ]
 
 REDUCTIONS = ("batchmean", "sum", "none")
@@ -278,3 +281,67 @@ def student_objective(method, teacher_scores, seen, temperature=0.05, top_k=10, 
         return ranking_distillation_loss(scores, top[users], weights, negative_items=negatives)
 
     return extra_loss
+
+
+def target_entropy(teacher_scores, temperature, exclude=None):
+    """Mean entropy (nats) over rows of the listwise soft target ``softmax(teacher / T)`` over the items
+    that are not excluded: how spread the teacher's distribution is. ``exp`` of it is the number of items
+    a uniform target with the same entropy would cover.
+
+    teacher_scores: float ``[b, n_items]``; exclude: optional bool ``[b, n_items]``. Returns a float.
+    """
+    temperature = _check_positive("temperature", temperature)
+    if not isinstance(teacher_scores, torch.Tensor) or not teacher_scores.is_floating_point() \
+            or teacher_scores.dim() != 2:
+        got = (f"{teacher_scores.dtype} tensor of shape {tuple(teacher_scores.shape)}"
+               if isinstance(teacher_scores, torch.Tensor) else type(teacher_scores).__name__)
+        raise ValueError(f"teacher_scores must be a 2-D floating tensor [b, n_items], got {got}")
+    exclude = _check_mask("exclude", exclude, teacher_scores)
+    logits = teacher_scores.detach().double() / temperature
+    if exclude is not None:
+        logits = logits.masked_fill(exclude, float("-inf"))
+    log_p = F.log_softmax(logits, dim=1)
+    return -(log_p.exp() * log_p.nan_to_num(neginf=0.0)).sum(dim=1).mean().item()
+
+
+def matched_temperature(teacher_scores, entropy, exclude=None, low=1e-4, high=1e4, steps=40):
+    """The temperature at which ``teacher_scores``' listwise target has mean entropy ``entropy`` (nats).
+
+    Teachers score on different scales (EASE mostly in [0, 0.6], a BPR-MF's dot products over several
+    units), so a temperature chosen for one teacher means nothing for another; matching the target's
+    entropy carries the choice over: both soft targets are then equally peaked. Entropy grows with ``T``,
+    so a bisection on ``log T`` in ``[low, high]`` finds it. teacher_scores: float ``[b, n_items]``;
+    exclude: optional bool ``[b, n_items]``. Returns a float.
+    """
+    low, high = _check_positive("low", low), _check_positive("high", high)
+    reachable = (target_entropy(teacher_scores, low, exclude), target_entropy(teacher_scores, high, exclude))
+    if not reachable[0] <= entropy <= reachable[1]:
+        raise ValueError(f"entropy must lie between {reachable[0]:.3f} and {reachable[1]:.3f} nats for these "
+                         f"scores (temperatures {low:g} to {high:g}), got {entropy!r}")
+    for _ in range(positive_int("steps", steps)):
+        middle = math.sqrt(low * high)
+        if target_entropy(teacher_scores, middle, exclude) < entropy:
+            low = middle
+        else:
+            high = middle
+    return math.sqrt(low * high)
+
+
+def assistant_dim(teacher_params, student_params, params_per_dim):
+    """The embedding size of a teacher assistant (Mirzadeh et al., AAAI 2020) that halves the gap evenly.
+
+    The assistant sits between teacher and student so that the two steps have equal size ratios,
+    ``teacher / assistant = assistant / student``: its parameter count is the geometric midpoint
+    ``sqrt(teacher_params * student_params)``. For a model of ``params_per_dim`` parameters per dimension
+    (BPR-MF: ``n_users + n_items``) the dimension returned is the integer whose larger ratio
+    ``max(teacher / assistant, assistant / student)`` is smallest. Returns an int.
+    """
+    teacher_params, student_params = positive_int("teacher_params", teacher_params), positive_int(
+        "student_params", student_params)
+    params_per_dim = positive_int("params_per_dim", params_per_dim)
+    if teacher_params <= student_params:
+        raise ValueError(f"teacher_params must exceed student_params, got {teacher_params} and {student_params}")
+    middle = math.sqrt(teacher_params * student_params) / params_per_dim
+    candidates = sorted({max(1, math.floor(middle)), max(1, math.ceil(middle))})
+    return min(candidates, key=lambda d: max(teacher_params / (d * params_per_dim),
+                                             d * params_per_dim / student_params))

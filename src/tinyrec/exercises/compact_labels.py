@@ -1,4 +1,4 @@
-"""Exercise 4.x (``04_exercise_compact_labels``): store the teacher's top-K soft labels compactly.
+"""Exercise 4.3 (``04_exercise_compact_labels``): store the teacher's top-K soft labels compactly.
 
 :func:`check_compact_labels` calls the learner's ``compact_top_k(teacher_scores, seen, k) -> (items, scores)``
 on three catalogues (8 items with ties at the K-th place, a MovieLens-sized 1,682 items with scores rounded so
