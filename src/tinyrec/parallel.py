@@ -68,15 +68,25 @@ def _entry(rank, fn, world_size, init_method, collective_timeout, args):
         dist.destroy_process_group()
 
 
+def _error_report(error_file):
+    """The traceback a spawned rank wrote to ``error_file``, or None when there is none or it is cut off (a
+    rank stopped by the clean-up while it was writing it)."""
+    try:
+        with open(error_file, "rb") as handle:
+            return pickle.load(handle)
+    except (OSError, EOFError, pickle.UnpicklingError):
+        return None
+
+
 def _failures(context):
     """``"rank r (pid p) <cause>"`` for every rank that failed, those that failed only because a peer did
     (gloo's "... by peer" errors, the SIGTERM of the clean-up) last: the first one is the cause of the run's end."""
     failures = []
     for rank, (process, error_file) in enumerate(zip(context.processes, context.error_files)):
         code = process.exitcode
-        if os.access(error_file, os.R_OK):
-            with open(error_file, "rb") as handle:
-                lines = [line.strip() for line in pickle.load(handle).splitlines() if line.strip()]
+        report = _error_report(error_file)
+        if report is not None:
+            lines = [line.strip() for line in report.splitlines() if line.strip()]
             cause = f"raised {lines[-1] if lines else 'an exception'}"
         elif code is not None and code < 0:
             cause = f"was killed by signal {signal.Signals(-code).name}"

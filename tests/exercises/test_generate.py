@@ -146,6 +146,15 @@ def test_student_notebook_has_no_solution_and_is_valid_python(path):
             compile(TransformerManager().transform_cell(cell.source), f"{path.name}:{cell.id}", "exec")
 
 
+@pytest.mark.parametrize("path", STUDENT_NOTEBOOKS, ids=lambda path: path.name)
+def test_student_notebook_text_uses_no_glued_number(path):
+    """The course edition renders the student notebooks unexecuted: a glued number outside the answer is missing."""
+    nb = nbformat.read(path, as_version=4)
+    glued = [cell.id for cell in nb.cells if cell.cell_type == "markdown" and "{glue" in cell.source]
+    assert not glued, (f"{path.name}: markdown cells {glued} glue numbers, which the unexecuted course edition "
+                       "does not have; move them inside the <!-- BEGIN SOLUTION --> block of the solution")
+
+
 def test_nbval_runs_the_solutions_and_skips_the_student_notebooks():
     collected = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "--nbval-lax", "notebooks", "solutions",
