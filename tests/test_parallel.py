@@ -4,6 +4,7 @@ with no worker process left behind."""
 
 import os
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -72,11 +73,13 @@ def no_workers_left(folder):
     (killed_worker, r"rank 1 \(pid \d+\) was killed by signal SIGKILL"),
 ])
 def test_a_failing_worker_ends_the_run_with_its_rank_and_cause(tmp_path, worker, message):
+    error_files = set(Path(tempfile.gettempdir()).glob("pytorch-errorfile-*"))
     start = time.monotonic()
     with pytest.raises(parallel.WorkerError, match=message):
         parallel.launch(worker, (str(tmp_path),), timeout=60, collective_timeout=30)
     assert time.monotonic() - start < 30
     assert no_workers_left(tmp_path)
+    assert set(Path(tempfile.gettempdir()).glob("pytorch-errorfile-*")) <= error_files  # none left behind
 
 
 def test_a_hanging_run_is_killed_after_its_timeout(tmp_path):

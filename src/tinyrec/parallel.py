@@ -27,6 +27,7 @@ import pickle
 import signal
 import socket
 import time
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -129,6 +130,8 @@ def launch(fn, args=(), world_size=2, timeout=600.0, collective_timeout=60.0):
             if process.is_alive():
                 process.kill()
             process.join()
+        for error_file in context.error_files:  # torch leaves them in the temporary folder
+            Path(error_file).unlink(missing_ok=True)
 
 
 def shard(n_users, world_size, rank, chunk=CHUNK):
