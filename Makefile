@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:  `make book`  and  `make test`.
 # Both create .venv when it is missing, install requirements.txt and tinyrec, and fetch the data: `make book`
-# needs only Python and pip. `make test` also needs a Chromium for the HTML checks (see `chromium` below).
+# needs only Python and pip. `make test` also needs a Chromium for the HTML checks (see `chromium` below),
+# and for the PDF a CJK font and poppler-utils (see `pdf`).
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -12,12 +13,15 @@ EDITION ?= learner
 ifeq ($(filter $(EDITION),learner course),)
   $(error EDITION must be learner or course, not '$(EDITION)')
 endif
+ifeq ($(EDITION)$(filter pdf,$(MAKECMDGOALS)),coursepdf)
+  $(error make pdf builds the learner edition: run it without EDITION=course)
+endif
 
 # Data and trained models are cached here (a clean checkout starts with an empty cache).
 export TINYREC_CACHE ?= $(CURDIR)/.cache
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup data book test unit notebooks html-check exercises lab clean chromium mathjax
+.PHONY: setup data book test unit notebooks html-check exercises lab clean chromium mathjax pdf pdf-tools
 
 # MathJax 3.2.2, bundled into the book so that math renders offline (no CDN): from the PyPI package
 # sphinx-mathjax-offline (pinned in requirements.txt), tools/bundle_mathjax.py checks its SHA-256 and copies
@@ -97,11 +101,46 @@ unit: setup data
 notebooks: setup data
 	$(BIN)/pytest --nbval-lax --nbval-cell-timeout=3600 notebooks solutions -p no:cacheprovider
 
-# The HTML checks of the edition just built: `make html-check EDITION=course` checks the course edition.
-HTML_DIR := $(if $(filter course,$(EDITION)),_build/course/_build/html,_build/html)
+# The PDF edition: the learner edition as one PDF, _build/pdf/tiny-recommenders.pdf. Sphinx's singlehtml
+# builder writes the whole book as one page (from the HTML build's execution cache: no notebook runs again;
+# its own doctrees and output in _build/pdf), and the Chromium of the HTML checks prints it with the math
+# typeset, the figures, every answer and hidden code cell unfolded, and no navigation (tools/book_pdf.py).
+# Chinese text needs a CJK font, and the PDF's test poppler-utils (pdfinfo, pdffonts, pdftoppm). When one
+# is missing: as root with apt-get (CI), Debian's $(CJK_FONT_PACKAGE) (1.6 MB download) and poppler-utils
+# are installed; otherwise tools/book_pdf.py uses a CJK font the system has (macOS always has one) or
+# fetches the same WenQuanYi Micro Hei from PyPI with pip, and the test says what to install for poppler.
+PDF_BUILD := _build/pdf
+PDF := $(PDF_BUILD)/tiny-recommenders.pdf
+CJK_FONT_PACKAGE := fonts-wqy-microhei
 
-html-check: chromium book
-	TINYREC_BOOK_HTML=$(CURDIR)/$(HTML_DIR) $(BIN)/pytest tests/html
+pdf-tools:
+	@missing=; \
+	if [ "$$(uname)" != Darwin ] && ! fc-list ':lang=zh' 2>/dev/null | grep -q .; then missing=$(CJK_FONT_PACKAGE); fi; \
+	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's $$missing for the PDF"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } || \
+	    { echo "apt-get could not install $$missing for the PDF: install them, then run make again."; exit 1; }; \
+	fi
+
+pdf: chromium pdf-tools book
+	@$(PY) tools/book_pdf.py config . $(PDF_BUILD)
+	$(BIN)/jupyter-book build . -W -n --keep-going --builder singlehtml --path-output $(PDF_BUILD) \
+	  --config $(PDF_BUILD)/_config.yml
+	$(PY) tools/book_pdf.py print $(PDF_BUILD)/_build/singlehtml $(PDF)
+
+# The HTML checks of the edition just built: `make html-check EDITION=course` checks the course edition.
+# For the learner edition they also check its PDF (`make pdf` first); the tests marked `book` run with it only.
+HTML_DIR := $(if $(filter course,$(EDITION)),_build/course/_build/html,_build/html)
+ifeq ($(EDITION),learner)
+html-check: pdf
+HTML_CHECKS := TINYREC_BOOK_PDF=$(CURDIR)/$(PDF) $(BIN)/pytest tests/html
+else
+HTML_CHECKS := $(BIN)/pytest tests/html -m "not book"
+endif
+
+html-check: chromium pdf-tools book
+	TINYREC_BOOK_HTML=$(CURDIR)/$(HTML_DIR) $(HTML_CHECKS)
 ifeq ($(EDITION),learner)
 	$(BIN)/pytest tests --ignore=tests/html -m book
 endif

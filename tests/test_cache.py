@@ -127,3 +127,23 @@ def test_package_fingerprint_ignores_docstrings(tmp_path, monkeypatch):
     assert cache.package_fingerprint() == before
     (package / "a.py").write_text(CODE.replace("x + 0", "x + 1"))
     assert cache.package_fingerprint() != before
+
+
+def test_loading_only_loads_a_cached_model_and_never_trains_one(synthetic_split, isolated_cache):
+    split, calls = synthetic_split, []
+
+    def fit():
+        calls.append(1)
+        return models.EASE(split.n_items, 5.0).fit(split.matrix("train")), []
+
+    def ease(lam):
+        return cache.cached("ease", {"lam": lam}, split, (models.EASE,), fit, lambda: models.EASE(split.n_items))
+
+    ease(5.0)
+    with cache.loading_only():
+        loaded, _ = ease(5.0)  # cached: loaded
+        with pytest.raises(cache.NotCached, match=r'ease \{"lam": 6.0\} is not cached'):
+            ease(6.0)
+    assert calls == [1] and isinstance(loaded, models.EASE)
+    ease(6.0)  # outside the block, training is allowed again
+    assert calls == [1, 1]

@@ -8,7 +8,7 @@ import tinyrec
 PACKAGE = Path(tinyrec.__file__).parent
 # Bottom to top: a module may import only modules before it (DESIGN §2; tinyrec/__init__.py).
 LAYERS = ["config", "data", "models", "metrics", "evaluate", "subsample", "popularity", "labels", "distill", "quantize", "prune",
-          "share", "train", "cache", "content", "recipes", "parallel", "measure", "zoo", "pipeline", "adaptive",
+          "share", "train", "cache", "content", "recipes", "parallel", "measure", "pipeline", "adaptive", "zoo",
           "plots", "expect", "exercises"]
 MAX_LINES = 400
 

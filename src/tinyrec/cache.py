@@ -6,13 +6,15 @@ was trained on, and the *code* it depends on: the recipe's functions and classes
 every ``tinyrec`` function, class and constant they refer to — as parsed code, so comments, docstrings
 and formatting do not count. Editing an explanation never retrains a model; editing a line of code that
 a model depends on always does; editing an unrelated function of the same module does not.
-Loading uses ``torch.load(weights_only=True)``, which never executes code from the file.
+Loading uses ``torch.load(weights_only=True)``, which never executes code from the file. Inside
+:func:`loading_only` a model that is not cached raises :class:`NotCached` instead of being trained.
 
 ``python -m tinyrec.cache`` prints the fingerprint of the whole package and the expected ranges: the
 Makefile executes every notebook again when it changes.
 """
 
 import ast
+import contextlib
 import hashlib
 import inspect
 import json
@@ -120,6 +122,25 @@ def package_fingerprint():
     return digest.hexdigest()[:16]
 
 
+class NotCached(LookupError):
+    """A model asked for inside :func:`loading_only` is not in the cache (the message names it)."""
+
+
+_LOADING_ONLY = []  # one entry per open loading_only() block
+
+
+@contextlib.contextmanager
+def loading_only():
+    """Within the block, :func:`cached` loads models from the cache but never trains one: a model that is
+    not cached raises :class:`NotCached` instead. For a page that shows a model only when the lab that
+    trains it has run (its cold cost stays that of loading), e.g. ``with loading_only(): model = ...``."""
+    _LOADING_ONLY.append(True)
+    try:
+        yield
+    finally:
+        _LOADING_ONLY.pop()
+
+
 def model_path(name, config, split, code):
     """Where the model ``name`` with ``config``, trained on ``split`` by ``code``, is cached."""
     identity = {"name": name, "config": config, "split": split.fingerprint, "code": code_fingerprint(*code),
@@ -141,6 +162,9 @@ def cached(name, config, split, code, fit, build):
         model = build()
         model.load_state_dict(saved["state_dict"])
         return model.eval(), saved["history"]
+    if _LOADING_ONLY:
+        raise NotCached(f"{name} {json.dumps(config, sort_keys=True)} is not cached ({path.name}), and "
+                        "loading_only() forbids training it: run the lab that trains it first")
     model, history = fit()
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")

@@ -273,8 +273,9 @@ def paired_over_seeds(a_runs, b_runs, n_resamples=10_000, confidence=0.95, seed=
     """Paired comparison of two systems run on several seeds; ``a_runs``, ``b_runs`` are lists with one
     ``[n_users]`` tensor per seed (same seeds, same users, same order).
 
-    Each user's value is averaged over the seeds (which removes seed variance), users where either system is
-    NaN (e.g. a share of an empty list) are dropped, and the mean difference gets a paired bootstrap interval.
+    Each user's value is averaged over the seeds (which reduces seed variance; the bootstrap over users does not
+    include what is left of it), users where either system is NaN (e.g. a share of an empty list) are dropped,
+    and the mean difference gets a paired bootstrap interval.
     Returns ``(mean_diff, low, high, per_seed)``, ``per_seed`` being the list of each seed's mean ``a − b``.
     """
     if len(a_runs) != len(b_runs) or not a_runs:

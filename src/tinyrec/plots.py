@@ -23,14 +23,15 @@ def human(value, unit=""):
 
 
 def quality_vs_size(ax, table, size="bytes", quality="NDCG@10", series=None, baseline=None, front=False,
-                    labels=True, unit="B"):
+                    labels=True, unit="B", join=True):
     """Each model of ``table`` (a DataFrame, one row per model, the index naming it) as a point at
     (``size``, ``quality``), on a log size axis with readable ticks (``unit`` after k/M/G).
 
     ``series``: a column whose values group the points into lines (one colour and marker each, joined
-    in order of size); without it, points only. ``baseline``: the label of a row (e.g. the uncompressed
-    model) whose quality is drawn as a dotted horizontal line. ``front=True`` draws the Pareto front
-    (:func:`tinyrec.measure.pareto_front`: no model is both smaller and better) as a grey step line.
+    in order of size; with ``join=False``, coloured points only); without it, points only. ``baseline``:
+    the label of a row (e.g. the uncompressed model) whose quality is drawn as a dotted horizontal line.
+    ``front=True`` draws the Pareto front (:func:`tinyrec.measure.pareto_front`: no model is both smaller
+    and better) as a grey step line.
     ``labels``: annotate each point with its row label (``True``), or with ``labels(label)`` (a function).
     """
     for column in (size, quality) + ((series,) if series else ()):
@@ -39,7 +40,8 @@ def quality_vs_size(ax, table, size="bytes", quality="NDCG@10", series=None, bas
     groups = table.groupby(series, sort=False) if series else [(None, table)]
     for (name, rows), marker, colour in zip(groups, itertools.cycle(MARKERS), itertools.cycle(f"C{i}" for i in range(10))):
         rows = rows.sort_values(size)
-        ax.plot(rows[size], rows[quality], marker=marker, color=colour, ls="-" if series else "none", label=name)
+        ax.plot(rows[size], rows[quality], marker=marker, color=colour, ls="-" if series and join else "none",
+                label=name)
     if baseline is not None:
         ax.axhline(table.loc[baseline, quality], color="k", ls=":", lw=1, zorder=0, label=f"{baseline}")
     if front:

@@ -202,3 +202,95 @@ def tuned_bpr(split, seed=None, learning_rates=LEARNING_RATES, **settings):
     candidates = {lr: trained_bpr(split, seed=seed, lr=lr, progress=False, **settings)[0] for lr in learning_rates}
     best = max(candidates, key=lambda lr: evaluate.ndcg(candidates[lr], split, "valid"))
     return candidates[best], best
+
+
+# Lab 4b (the capacity gap): the budget of every student of its sweep, plain or distilled — the same two
+# learning rates (the lab chooses one per configuration on the validation items of its first seed) and the
+# same epoch cap and patience.
+GAP_LEARNING_RATES = (3e-3, 1e-2)
+GAP_TRAINING = {"max_epochs": 50, "patience": 5}
+TEACHER_KINDS = ("ease", "bpr", "student")
+
+
+def _check_teacher(teacher):
+    """``teacher`` if it is a spec :func:`teacher_model` knows, else ``ValueError``."""
+    kind = teacher.get("kind") if isinstance(teacher, dict) else None
+    keys = {"ease": {"kind"}, "bpr": {"kind", "dim"}, "student": {"kind", "dim", "lr", "teacher"}}.get(kind)
+    if keys is None or set(teacher) != keys:
+        raise ValueError("teacher must be {'kind': 'ease'}, {'kind': 'bpr', 'dim': d} or {'kind': 'student', "
+                         f"'dim': d, 'lr': lr, 'teacher': a teacher spec or None}}, got {teacher!r}")
+    if kind == "student" and teacher["teacher"] is not None:
+        _check_teacher(teacher["teacher"])
+    return teacher
+
+
+def teacher_model(split, teacher, seed=None):
+    """The trained model a teacher spec names, for :func:`distilled_student`:
+
+    ``{"kind": "ease"}`` — :func:`trained_ease`; ``{"kind": "bpr", "dim": d}`` — :func:`trained_bpr` with its
+    default settings (``d = 64`` is Lab 0's model); ``{"kind": "student", "dim": d, "lr": lr, "teacher": t}`` —
+    a student of Lab 4b's sweep (:func:`gap_student`), plain when ``t`` is None, else distilled from the
+    teacher spec ``t``: a teacher assistant, or its control.
+    """
+    kind = _check_teacher(teacher)["kind"]
+    if kind == "ease":
+        return trained_ease(split)
+    if kind == "bpr":
+        return trained_bpr(split, dim=teacher["dim"], seed=seed, progress=False)[0]
+    return gap_student(split, teacher["dim"], teacher["teacher"], seed=seed, lr=teacher["lr"])[0]
+
+
+def listwise_temperature(split, teacher, seed=None):
+    """The listwise KD temperature for ``teacher`` (a spec of :func:`teacher_model`): Lab 1b's for EASE;
+    for any other teacher, the one at which its soft target is as peaked (the same mean entropy over the
+    users' unseen items) as EASE's at Lab 1b's temperature (:func:`tinyrec.distill.matched_temperature`)."""
+    if _check_teacher(teacher)["kind"] == "ease":
+        return LISTWISE_KD["temperature"]
+    seen = split.mask("train")
+    reference = distill.target_entropy(evaluate.score_all(trained_ease(split), split), LISTWISE_KD["temperature"],
+                                       exclude=seen)
+    scores = evaluate.score_all(teacher_model(split, teacher, seed), split)
+    return distill.matched_temperature(scores, reference, exclude=seen)
+
+
+def distilled_student(split, teacher, dim, seed=None, alpha=LISTWISE_KD["alpha"], progress=True, **settings):
+    """BPR-MF of ``dim`` distilled from any teacher by listwise KD. Returns ``(model, history)``.
+
+    ``teacher``: a spec of :func:`teacher_model`; the temperature is :func:`listwise_temperature`'s, ``alpha``
+    Lab 1b's. ``settings`` go to :func:`tinyrec.train.train_bpr` (``lr``, ``max_epochs``, ...). Each step
+    minimises ``(1 - alpha) * BPR + alpha * listwise KD`` against the teacher's scores, computed once.
+    """
+    seed = resolve_seed(seed)
+    _check_teacher(teacher)
+    build = _builder(split, dim, None)
+
+    def fit():
+        scores = evaluate.score_all(teacher_model(split, teacher, seed), split).to(default_device())
+        generator = torch.Generator(device=default_device()).manual_seed(seed)
+        extra = distill.student_objective("listwise", scores, split.mask("train", default_device()),
+                                          temperature=listwise_temperature(split, teacher, seed), generator=generator)
+        return train.train_bpr(_fresh(build, seed), split, seed=seed, progress=progress, extra_loss=extra,
+                               alpha=alpha, **settings)
+
+    config_ = {"dim": dim, "seed": seed, "teacher": teacher, "alpha": alpha, **settings}
+    return cached("distilled", config_, split, code=(*_code(None), distilled_student, teacher_model), fit=fit,
+                  build=build)
+
+
+def gap_student(split, dim, teacher=None, seed=None, lr=GAP_LEARNING_RATES[0]):
+    """A student of Lab 4b's sweep, trained with :data:`GAP_TRAINING` at ``lr``: plain BPR-MF of ``dim``
+    (:func:`trained_bpr`) when ``teacher`` is None, else :func:`distilled_student` from ``teacher`` (a spec
+    of :func:`teacher_model`). Returns ``(model, history)``."""
+    if teacher is None:
+        return trained_bpr(split, dim=dim, seed=seed, progress=False, lr=lr, **GAP_TRAINING)
+    return distilled_student(split, teacher, dim, seed=seed, progress=False, lr=lr, **GAP_TRAINING)
+
+
+def tuned_gap_student(split, dim, teacher=None, seed=None, learning_rates=GAP_LEARNING_RATES):
+    """:func:`gap_student` at each of ``learning_rates``; keeps the one with the best validation NDCG@10,
+    so a plain and a distilled student get the same tuning budget. Returns ``(model, lr)``."""
+    if not learning_rates:
+        raise ValueError("learning_rates must name at least one learning rate")
+    candidates = {lr: gap_student(split, dim, teacher, seed, lr)[0] for lr in learning_rates}
+    best = max(candidates, key=lambda lr: evaluate.ndcg(candidates[lr], split, "valid"))
+    return candidates[best], best

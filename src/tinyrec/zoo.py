@@ -1,4 +1,4 @@
-"""Every model of chapters 0–2 in the form it would be served, so that one report card can compare them.
+"""Every model of chapters 0–5 in the form it would be served, so that one report card can compare them.
 
 A :class:`Served` model scores users from their histories (``model(users, history)`` -> ``[b, n_items]``,
 as every model of the book does), recommends top-``k`` lists with the seen items excluded, and names the
@@ -6,13 +6,25 @@ as every model of the book does), recommends top-``k`` lists with the seen items
 included. Bytes are :func:`tinyrec.measure.saved_bytes` of that artefact, never a count of parameters
 times four. Quantized and sparse models really serve from their compact form (dequantizing or sparse
 multiplying at every call), so their latency is what that form costs.
+
+:func:`book_models` gives chapters 0–2 (chapter 3's report card); :func:`later_models` adds the other
+distillation losses of chapter 1 and the models of chapters 4 and 5, each chosen on validation by the
+rule its lab used (:func:`deployable_student`, :func:`equal_bytes_tables`).
 """
 
 import dataclasses
 
+import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from tinyrec import evaluate, measure, models, prune, quantize, recipes
+from tinyrec import adaptive, cache, distill, evaluate, measure, models, parallel, pipeline, prune, quantize, recipes
+
+DEPLOY_RATIO = 200  # Lab 5a: the deployable student is at least 200 times smaller than the teacher's file
+EQUAL_BYTES = {"width": 16, "bits": 4}  # Lab 5c: the budget is that of a uniform d = 16, int4 table
+EQUAL_BYTES_RANKS = (16, 32)  # Lab 5c: the KD students' tables are also tried truncated to these ranks
+TOP_K_LABELS = 100  # Lab 4d: the teacher's labels per user
+GAP_DIM = 4  # Lab 4b: the smallest student of the capacity-gap sweep
 
 
 @dataclasses.dataclass
@@ -148,3 +160,120 @@ def book_models(split, seed):
             Served("MF shared rows + KD", "distilled", shared_kd, shared_kd.state_dict(),
                    models.count_parameters(shared_kd))]
     return zoo
+
+
+def kd_students(split, seed):
+    """Lab 1b's students of the two other distillation losses, pointwise and pairwise (ranking
+    distillation), each at the settings Lab 1b chose on validation: BPR-MF d = 64 as trained. Returns a
+    list of :class:`Served`."""
+    losses = (("pointwise", "MF d=64 + pointwise KD"), ("ranking", "MF d=64 + pairwise KD (RD)"))
+    return [_mf(name, "distilled", recipes.trained_student(split, seed=seed, progress=False, **recipes.CHOSEN[key])[0])
+            for key, name in losses]
+
+
+def topk_label_student(split, seed):
+    """Lab 4d's listwise KD student distilled from the teacher's stored top-100 labels instead of its
+    dense scores (:func:`tinyrec.parallel.topk_student`): BPR-MF d = 64. Returns a :class:`Served`."""
+    model, _ = parallel.topk_student(split, k=TOP_K_LABELS, seed=seed, progress=False)
+    return _mf(f"MF d=64 + KD from top-{TOP_K_LABELS} labels", "distilled", model)
+
+
+def capacity_gap_students(split, seed):
+    """Lab 4b's smallest students (BPR-MF d = :data:`GAP_DIM`): plain, distilled from EASE directly, and
+    distilled through a teacher assistant whose size halves the gap (:func:`tinyrec.distill.assistant_dim`),
+    each at the learning rate Lab 4b chose on validation (:func:`tinyrec.recipes.tuned_gap_student`).
+
+    Loaded only, never trained: raises :class:`tinyrec.cache.NotCached` when Lab 4b has not trained them
+    on this seed. Returns a list of three :class:`Served`."""
+    ease = {"kind": "ease"}
+    per_dim = split.n_users + split.n_items
+    with cache.loading_only():
+        middle = distill.assistant_dim(models.count_parameters(recipes.trained_ease(split)), GAP_DIM * per_dim, per_dim)
+        _, middle_lr = recipes.tuned_gap_student(split, middle, ease, seed=seed)
+        assistant = {"kind": "student", "dim": middle, "lr": middle_lr, "teacher": ease}
+        found = [(f"MF d={GAP_DIM}", "smaller", None), (f"MF d={GAP_DIM} + KD", "distilled", ease),
+                 (f"MF d={GAP_DIM} + KD via an assistant (d={middle})", "distilled", assistant)]
+        return [_mf(name, family, recipes.tuned_gap_student(split, GAP_DIM, teacher, seed=seed)[0])
+                for name, family, teacher in found]
+
+
+def _best_on_validation(candidates, split, progress=False, label="validation"):
+    """The key of ``candidates`` (``{key: model}``) whose model has the best validation NDCG@10; of ties,
+    the first (as ``DataFrame.idxmax`` picks in the labs)."""
+    quality = {key: evaluate.ndcg(model, split, "valid")
+               for key, model in tqdm(candidates.items(), desc=label, disable=not progress, leave=False)}
+    return max(quality, key=quality.get)
+
+
+def deployable_student(split, seed, teacher_bytes, students=None, progress=False):
+    """Lab 5a's deployable student: of every compressed KD student (:func:`tinyrec.pipeline.candidates` of
+    :func:`tinyrec.pipeline.students`: distilled, pruned to a rank or not, quantized), the one with the best
+    validation NDCG@10 among those at least :data:`DEPLOY_RATIO` times smaller than ``teacher_bytes`` (the
+    teacher's saved bytes). ``students``: ``{dim: trained BPR-MF}``, loaded when None. Returns a
+    :class:`Served` serving the :class:`tinyrec.pipeline.CompactMF`."""
+    students = pipeline.students(split, seed) if students is None else students
+    eligible = {setting: model for setting, model in pipeline.candidates(students).items()
+                if measure.compression_ratio(teacher_bytes, measure.saved_bytes(model.artefact())) >= DEPLOY_RATIO}
+    if not eligible:
+        raise ValueError(f"no compressed student is {DEPLOY_RATIO}x smaller than {teacher_bytes} bytes")
+    setting = _best_on_validation(eligible, split, progress, "deployable student")
+    model = eligible[setting]
+    return Served(f"pipeline: {setting.name}", "distilled + pruned + quantized", model, model.artefact(),
+                  model.rank * (split.n_users + split.n_items))
+
+
+def _stored_numbers(table):
+    """Numbers a :class:`tinyrec.adaptive.MixedTable` stores: head rows, tail coordinates and the basis."""
+    basis = 0 if table.basis is None else table.basis.numel()
+    return int(np.prod(table.head.shape) + np.prod(table.tail.shape)) + basis
+
+
+def equal_bytes_tables(split, seed, students=None, progress=False):
+    """Lab 5c's comparison at equal bytes. The budget is each table of a uniform d = 16 factorisation at
+    int4 with fp16 scales (:data:`EQUAL_BYTES`); within it, the best *uniform* table (of
+    :func:`tinyrec.pipeline.candidates`) and the best *two-tier* table (:func:`tinyrec.adaptive.candidates`
+    of the KD students' tables, whole or truncated to :data:`EQUAL_BYTES_RANKS`), each chosen on validation
+    NDCG@10. ``students``: ``{dim: trained BPR-MF}``, loaded when None. Returns two :class:`Served`,
+    uniform then adaptive."""
+    students = pipeline.students(split, seed) if students is None else students
+    budgets = tuple(adaptive.uniform_bytes(n, EQUAL_BYTES["width"], EQUAL_BYTES["bits"])
+                    for n in (split.n_users, split.n_items))
+    uniform = {setting.name: model for setting, model in pipeline.candidates(students).items()
+               if model.user.nbytes <= budgets[0] and model.item.nbytes <= budgets[1]}
+    tables = {}
+    for dim, model in students.items():
+        user, item = model.user.weight.detach(), model.item.weight.detach()
+        tables[f"KD d={dim}"] = (user, item)
+        tables.update({f"KD d={dim} → rank {rank}": prune.truncate_rank(user, item, rank)
+                       for rank in EQUAL_BYTES_RANKS if rank < dim})
+    train_matrix = split.matrix("train")
+    counts = (np.asarray(train_matrix.sum(axis=1)).ravel(), np.asarray(train_matrix.sum(axis=0)).ravel())
+    mixed = {f"{label}, {scheme}": model
+             for (label, scheme), model in adaptive.candidates(tables, counts, budgets).items()}
+    served = []
+    for kind, family, grid in (("uniform", "distilled + quantized", uniform),
+                               ("adaptive", "distilled + adaptive", mixed)):
+        name = _best_on_validation(grid, split, progress, f"{kind} tables")
+        model = grid[name]
+        numbers = (model.rank * (split.n_users + split.n_items) if kind == "uniform"
+                   else _stored_numbers(model.user) + _stored_numbers(model.item))
+        served.append(Served(f"{kind}: {name}", family, model, model.artefact(), numbers))
+    return served
+
+
+def later_models(split, seed, teacher_bytes, progress=False):
+    """What chapters 1, 4 and 5 add to :func:`book_models`, served: the other distillation losses
+    (:func:`kd_students`), the top-K-label student (:func:`topk_label_student`), the capacity-gap students
+    when Lab 4b has cached them (:func:`capacity_gap_students`), the deployable student
+    (:func:`deployable_student`) and the equal-bytes tables (:func:`equal_bytes_tables`).
+
+    ``teacher_bytes``: the teacher's saved bytes (the deployable student's ratio is against it). Returns
+    ``(list of Served, list of what was left out because it is not cached, with the reason)``."""
+    served, skipped = kd_students(split, seed) + [topk_label_student(split, seed)], []
+    try:
+        served += capacity_gap_students(split, seed)
+    except cache.NotCached as missing:
+        skipped.append(f"Lab 4b's d={GAP_DIM} students ({missing})")
+    students = pipeline.students(split, seed)
+    served.append(deployable_student(split, seed, teacher_bytes, students, progress))
+    return served + equal_bytes_tables(split, seed, students, progress), skipped

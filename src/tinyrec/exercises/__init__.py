@@ -3,8 +3,9 @@
 One module per exercise, named after its notebook ``solutions/NN_exercise_<name>.ipynb``: ``ndcg``,
 ``control``, ``kd_step``, ``ranking_distillation``, ``temperature`` (``pick_temperature``),
 ``int8_rows``, ``global_pruning``, ``break_even``, ``qr_embedding``, ``honest_comparison``, ``ratios``,
-``fair_benchmark``, ``paired_bootstrap``, ``popularity_share``, ``compact_labels``, ``equal_budget``,
-``teacher_subset``. A notebook imports its check, e.g. ``from tinyrec.exercises.ndcg import check_ndcg``.
+``fair_benchmark``, ``paired_bootstrap``, ``popularity_share``, ``compact_labels``, ``amdahl``,
+``equal_budget``, ``teacher_subset``. A notebook imports its check, e.g.
+``from tinyrec.exercises.ndcg import check_ndcg``.
 
 Every check follows one pattern, and is handed everything it needs (the learner's code and, when the
 exercise uses one, the split or the teacher). It runs the learner's code on a few hand-picked cases and
