@@ -36,6 +36,15 @@ def test_teacher_rules_keep_the_highest_or_lowest_scores(split):
         assert sorted(surprising.train[surprising.train["user"] == user]["item"]) == sorted(ranked[-n:])
 
 
+def test_popular_rule_keeps_the_most_seen_items(split):
+    counts = split.train["item"].value_counts()
+    kept = subsample.keep_interactions(split, 0.25, "popular")
+    for user, items in split.train.groupby("user")["item"]:
+        ranked = sorted(items, key=lambda i: (-counts[i], i))
+        n = max(1, math.ceil(0.25 * len(ranked)))
+        assert sorted(kept.train[kept.train["user"] == user]["item"]) == sorted(ranked[:n])
+
+
 def test_random_rule_depends_on_the_seed_only(split):
     a, b = (subsample.keep_interactions(split, 0.5, "random", seed=s) for s in (0, 0))
     c = subsample.keep_interactions(split, 0.5, "random", seed=1)

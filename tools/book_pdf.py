@@ -73,7 +73,8 @@ html { --pst-color-shadow: transparent !important; }
 pre { white-space: pre-wrap !important; overflow: visible !important; }
 div.cell_output, div.output, .highlight { max-height: none !important; overflow: visible !important; }
 img, figure, .admonition-title { break-inside: avoid; }
-div.cell_output table { font-size: 0.75em; }
+div.cell_output table { font-size: 0.6em; }
+div.cell_output table td, div.cell_output table th { padding: 0.1em 0.3em !important; }
 """
 FOOTER = ('<div style="font-size: 8px; width: 100%; text-align: center; color: #555;">'
           '<span class="pageNumber"></span> / <span class="totalPages"></span></div>')
@@ -189,14 +190,17 @@ def single_page(site) -> Path:
     """The book's one page in the singlehtml build `site`, as site/print.html.
 
     The builder writes the page where the root document is (book/intro.html) but with links relative to
-    `site` (_static/..., _images/...), and site/index.html redirects to it: a copy in `site` loads whole."""
+    `site` (_static/..., _images/...), and site/index.html redirects to it: a copy in `site` loads whole.
+    Figures glued into a chapter page from a notebook ({glue:figure}) keep the path relative to their own
+    document (../_images/...), which the copy points back at _images/."""
     site = Path(site).resolve()
     index = site / "index.html"
     if not index.is_file():
         raise PdfError(f"{index} is missing: build the single-page HTML first (`make pdf` does)")
     redirect = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"', index.read_text(encoding="utf-8"), re.I)
     page = site / "print.html"
-    page.write_bytes((site / redirect.group(1) if redirect else index).read_bytes())
+    html = (site / redirect.group(1) if redirect else index).read_text(encoding="utf-8")
+    page.write_text(re.sub(r'(src|href)="(?:\.\./)+_images/', r'\1="_images/', html), encoding="utf-8")
     return page
 
 

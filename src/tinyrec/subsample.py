@@ -2,7 +2,8 @@
 
 A student trained on fewer interactions trains faster; which interactions to keep is the question. The
 teacher, which saw them all, can rank a user's interactions: the ones it finds most predictable from the
-user's other items (``"teacher-typical"``) or least (``"teacher-surprising"``).
+user's other items (``"teacher-typical"``) or least (``"teacher-surprising"``). The control for a teacher
+that mostly keeps popular items is ``"popular"``: the interactions with the items most often seen in training.
 """
 
 import dataclasses
@@ -12,7 +13,8 @@ import torch
 
 from tinyrec.config import resolve_seed
 
-RULES = ("random", "teacher-typical", "teacher-surprising")
+RULES = ("random", "teacher-typical", "teacher-surprising", "popular")
+TEACHER_RULES = ("teacher-typical", "teacher-surprising")
 
 
 def keep_interactions(split, fraction, rule, teacher_scores=None, seed=None):
@@ -20,8 +22,8 @@ def keep_interactions(split, fraction, rule, teacher_scores=None, seed=None):
     training interactions (at least one); validation and test are unchanged.
 
     ``rule``: ``"random"`` (uniform, drawn with ``seed``), ``"teacher-typical"`` (the interactions with the
-    highest ``teacher_scores``, float ``[n_users, n_items]``) or ``"teacher-surprising"`` (the lowest);
-    ties go to the lower item index. The copy has its own fingerprint, so models trained on it are cached
+    highest ``teacher_scores``, float ``[n_users, n_items]``), ``"teacher-surprising"`` (the lowest) or
+    ``"popular"`` (the items with the most training interactions of all users); ties go to the lower item index. The copy has its own fingerprint, so models trained on it are cached
     apart from those trained on the whole split.
     """
     if not 0.0 < fraction <= 1.0:
@@ -31,6 +33,9 @@ def keep_interactions(split, fraction, rule, teacher_scores=None, seed=None):
     train = split.train
     if rule == "random":
         key = np.random.default_rng(resolve_seed(seed)).random(len(train))
+    elif rule == "popular":
+        counts = np.bincount(train["item"].to_numpy(), minlength=split.n_items)
+        key = -counts[train["item"].to_numpy()].astype(float)
     else:
         if teacher_scores is None or tuple(teacher_scores.shape) != (split.n_users, split.n_items):
             shape = None if teacher_scores is None else tuple(teacher_scores.shape)
