@@ -179,9 +179,9 @@ def _step_problem(step, model, expected_source, target):
                 f"and not what it predicts. Call {expected_source}.eval() before scoring it"
                 + (" (distil leaves it in training mode)." if expected_source == "assistant" else "."))
     if target["requires_grad"] or source["grad"]:
-        return (f"the {expected_source} was scored with gradients on: wrap the scoring in torch.no_grad() (or "
-                f"pass scores.detach()), so that the {expected_source} is frozen and no graph is kept through it "
-                "— the source document's mistake, one step further.")
+        return (f"the {expected_source} was scored with gradients on: wrap the scoring in torch.no_grad(), so that "
+                f"the {expected_source} is frozen and no graph is built through it (detaching the scores afterwards "
+                "still builds the graph first) — the source document's mistake, one step further.")
     return None
 
 
