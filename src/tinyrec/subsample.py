@@ -23,8 +23,9 @@ def keep_interactions(split, fraction, rule, teacher_scores=None, seed=None):
 
     ``rule``: ``"random"`` (uniform, drawn with ``seed``), ``"teacher-typical"`` (the interactions with the
     highest ``teacher_scores``, float ``[n_users, n_items]``), ``"teacher-surprising"`` (the lowest) or
-    ``"popular"`` (the items with the most training interactions of all users); ties go to the lower item index. The copy has its own fingerprint, so models trained on it are cached
-    apart from those trained on the whole split.
+    ``"popular"`` (the items with the most training interactions of all users); ties go to the lower item
+    index. The copy has its own fingerprint, so models trained on it are cached apart from those trained on
+    the whole split.
     """
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
